@@ -1,0 +1,475 @@
+package serf
+
+import (
+	"bytes"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/serfclone/serf/testutil"
+)
+
+// cluster starts n nodes, each with its own event recorder, all joined.
+func cluster(t *testing.T, n int, tweak func(*Config)) ([]*Serf, []*eventRecorder) {
+	t.Helper()
+	nodes := make([]*Serf, n)
+	recs := make([]*eventRecorder, n)
+	for i := range nodes {
+		conf := testConfig(t)
+		recs[i] = newEventRecorder(t)
+		conf.EventCh = recs[i].ch
+		if tweak != nil {
+			tweak(conf)
+		}
+		nodes[i] = startNode(t, conf)
+		if i > 0 {
+			join(t, nodes[i], nodes[0])
+		}
+	}
+	waitMembers(t, 10*time.Second, n, nodes...)
+	return nodes, recs
+}
+
+func TestSerfJoin(t *testing.T) {
+	nodes, recs := cluster(t, 3, nil)
+	for i, s := range nodes {
+		if got := s.LocalMember(); got.Status != StatusAlive || got.DelegateCur != 4 {
+			t.Errorf("node %d local member = %+v", i, got)
+		}
+	}
+	// Every node hears member-join for every node, itself included.
+	testutil.WaitFor(t, 5*time.Second, func() error {
+		for i, r := range recs {
+			joins := r.memberEvents(EventMemberJoin)
+			for _, s := range nodes {
+				if !contains(joins, s.config.NodeName) {
+					return fmt.Errorf("node %d did not get member-join for %s (got %v)", i, s.config.NodeName, joins)
+				}
+			}
+		}
+		return nil
+	})
+	// The joiners' join intents set their status LTimes everywhere.
+	stats := nodes[0].Stats()
+	if stats["members"] != "3" || stats["failed"] != "0" || stats["encrypted"] != "false" {
+		t.Errorf("stats = %v", stats)
+	}
+}
+
+func TestSerfClusterMerge(t *testing.T) {
+	a, _ := cluster(t, 2, nil)
+	b, _ := cluster(t, 2, nil)
+	join(t, b[0], a[0])
+	waitMembers(t, 10*time.Second, 4, append(a, b...)...)
+}
+
+func TestSerfTagsUpdate(t *testing.T) {
+	nodes, recs := cluster(t, 3, func(c *Config) { c.Tags = map[string]string{"role": "web"} })
+	target := nodes[2]
+	for _, s := range nodes {
+		for _, m := range s.Members() {
+			if m.Tags["role"] != "web" {
+				t.Fatalf("%s sees %s with tags %v", s.config.NodeName, m.Name, m.Tags)
+			}
+		}
+	}
+	if err := target.SetTags(map[string]string{"role": "db", "dc": "east"}); err != nil {
+		t.Fatal(err)
+	}
+	testutil.WaitFor(t, 5*time.Second, func() error {
+		for i, s := range nodes {
+			for _, m := range s.Members() {
+				if m.Name == target.config.NodeName && (m.Tags["role"] != "db" || m.Tags["dc"] != "east") {
+					return fmt.Errorf("node %d sees tags %v", i, m.Tags)
+				}
+			}
+			if i != 2 && !contains(recs[i].memberEvents(EventMemberUpdate), target.config.NodeName) {
+				return fmt.Errorf("node %d got no member-update", i)
+			}
+		}
+		return nil
+	})
+
+	big := map[string]string{"x": strings.Repeat("a", 600)}
+	if err := target.SetTags(big); err == nil || !strings.Contains(err.Error(), "exceeds limit of 512") {
+		t.Errorf("over-size tags: err = %v", err)
+	}
+}
+
+func TestSerfGracefulLeave(t *testing.T) {
+	nodes, recs := cluster(t, 3, nil)
+	leaver := nodes[2]
+	if err := leaver.Leave(); err != nil {
+		t.Fatal(err)
+	}
+	if st := leaver.State(); st != SerfLeft {
+		t.Errorf("state after leave = %s", st)
+	}
+	_ = leaver.Shutdown()
+	name := leaver.config.NodeName
+	waitStatus(t, 10*time.Second, name, StatusLeft, nodes[0], nodes[1])
+	for i := 0; i < 2; i++ {
+		if !contains(recs[i].memberEvents(EventMemberLeave), name) {
+			t.Errorf("node %d got no member-leave", i)
+		}
+		if contains(recs[i].memberEvents(EventMemberFailed), name) {
+			t.Errorf("node %d saw the leaver fail", i)
+		}
+	}
+	if err := leaver.Leave(); err == nil {
+		t.Errorf("leave after shutdown succeeded")
+	}
+}
+
+func TestSerfFailedThenReaped(t *testing.T) {
+	nodes, recs := cluster(t, 3, func(c *Config) { c.ReconnectTimeout = 2 * time.Second })
+	victim := nodes[2]
+	name := victim.config.NodeName
+	_ = victim.Shutdown()
+	waitStatus(t, 10*time.Second, name, StatusFailed, nodes[0], nodes[1])
+	testutil.WaitFor(t, 10*time.Second, func() error {
+		for i := 0; i < 2; i++ {
+			if !contains(recs[i].memberEvents(EventMemberReap), name) {
+				return fmt.Errorf("node %d did not reap %s", i, name)
+			}
+			for _, m := range nodes[i].Members() {
+				if m.Name == name {
+					return fmt.Errorf("node %d still lists %s", i, name)
+				}
+			}
+		}
+		return nil
+	})
+}
+
+func TestSerfForceLeave(t *testing.T) {
+	nodes, recs := cluster(t, 4, nil)
+	victim, pruned := nodes[2], nodes[3]
+	_ = victim.Shutdown()
+	_ = pruned.Shutdown()
+	waitStatus(t, 10*time.Second, victim.config.NodeName, StatusFailed, nodes[0], nodes[1])
+	waitStatus(t, 10*time.Second, pruned.config.NodeName, StatusFailed, nodes[0], nodes[1])
+
+	if err := nodes[0].RemoveFailedNode(victim.config.NodeName); err != nil {
+		t.Fatal(err)
+	}
+	waitStatus(t, 5*time.Second, victim.config.NodeName, StatusLeft, nodes[0], nodes[1])
+	if !contains(recs[1].memberEvents(EventMemberLeave), victim.config.NodeName) {
+		t.Errorf("no member-leave for the force-left node")
+	}
+
+	if err := nodes[1].RemoveFailedNodePrune(pruned.config.NodeName); err != nil {
+		t.Fatal(err)
+	}
+	testutil.WaitFor(t, 5*time.Second, func() error {
+		for i := 0; i < 2; i++ {
+			for _, m := range nodes[i].Members() {
+				if m.Name == pruned.config.NodeName {
+					return fmt.Errorf("node %d still lists the pruned node as %s", i, m.Status)
+				}
+			}
+			if !contains(recs[i].memberEvents(EventMemberReap), pruned.config.NodeName) {
+				return fmt.Errorf("node %d got no member-reap", i)
+			}
+		}
+		return nil
+	})
+}
+
+func TestSerfForceLeaveAliveIsRefuted(t *testing.T) {
+	nodes, _ := cluster(t, 3, nil)
+	target := nodes[2].config.NodeName
+	_ = nodes[0].RemoveFailedNode(target)
+	// The target refutes with a newer join intent and stays alive.
+	time.Sleep(500 * time.Millisecond)
+	waitStatus(t, 5*time.Second, target, StatusAlive, nodes...)
+}
+
+func TestSerfUserEventsExactlyOnce(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		coalesce bool
+		tweak    func(*Config)
+	}{
+		{"plain", false, nil},
+		{"coalesce-flag-without-coalescer", true, nil},
+		{"coalescer-on-but-cc-false", false, func(c *Config) {
+			c.UserCoalescePeriod, c.UserQuiescentPeriod = 200*time.Millisecond, 50*time.Millisecond
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			nodes, recs := cluster(t, 4, tc.tweak)
+			const n = 10
+			for i := 0; i < n; i++ {
+				src := nodes[i%len(nodes)]
+				if err := src.UserEvent("deploy", []byte(fmt.Sprintf("v%d", i)), tc.coalesce); err != nil {
+					t.Fatal(err)
+				}
+			}
+			testutil.WaitFor(t, 10*time.Second, func() error {
+				for i, r := range recs {
+					if got := len(r.userEvents()); got < n {
+						return fmt.Errorf("node %d got %d of %d events", i, got, n)
+					}
+				}
+				return nil
+			})
+			// Let re-gossip and push-pull run, then check nothing doubled.
+			time.Sleep(2500 * time.Millisecond)
+			for i, r := range recs {
+				seen := map[string]int{}
+				for _, e := range r.userEvents() {
+					seen[string(e.Payload)]++
+					if e.Coalesce != tc.coalesce {
+						t.Errorf("node %d: coalesce flag %v", i, e.Coalesce)
+					}
+				}
+				for p, c := range seen {
+					if c != 1 {
+						t.Errorf("node %d got %q %d times", i, p, c)
+					}
+				}
+				if len(seen) != n {
+					t.Errorf("node %d got %d distinct events", i, len(seen))
+				}
+			}
+		})
+	}
+}
+
+func TestSerfUserEventsCoalesced(t *testing.T) {
+	nodes, recs := cluster(t, 3, func(c *Config) {
+		c.UserCoalescePeriod, c.UserQuiescentPeriod = 2*time.Second, 1*time.Second
+	})
+	for i := 0; i < 5; i++ {
+		if err := nodes[0].UserEvent("deploy", []byte(fmt.Sprintf("v%d", i)), true); err != nil {
+			t.Fatal(err)
+		}
+	}
+	testutil.WaitFor(t, 10*time.Second, func() error {
+		for i, r := range recs {
+			ev := r.userEvents()
+			if len(ev) == 0 {
+				return fmt.Errorf("node %d has no events yet", i)
+			}
+		}
+		return nil
+	})
+	time.Sleep(2500 * time.Millisecond)
+	for i, r := range recs {
+		ev := r.userEvents()
+		// All five came from one sender in one window: only the newest
+		// LTime survives coalescing.
+		if len(ev) != 1 || string(ev[0].Payload) != "v4" {
+			t.Errorf("node %d got %d events: %+v", i, len(ev), ev)
+		}
+	}
+}
+
+func TestSerfUserEventSizeLimits(t *testing.T) {
+	conf := testConfig(t)
+	s := startNode(t, conf)
+	cases := []struct {
+		name, payload string
+		want          string
+	}{
+		{"ok", "small", ""},
+		{"before-encoding", strings.Repeat("x", 600), "user event exceeds configured limit of 512 bytes before encoding"},
+		{"after-encoding", strings.Repeat("x", 490), "encoded user event exceeds configured limit of 512 bytes after encoding"},
+	}
+	for _, tc := range cases {
+		err := s.UserEvent("dep", []byte(tc.payload), false)
+		if tc.want == "" && err != nil || tc.want != "" && (err == nil || err.Error() != tc.want) {
+			t.Errorf("%s: err = %v, want %q", tc.name, err, tc.want)
+		}
+	}
+	conf2 := testConfig(t)
+	conf2.UserEventSizeLimit = 10000
+	if _, err := Create(conf2); err == nil {
+		t.Errorf("a limit above 9216 was accepted")
+	}
+}
+
+func TestSerfQueryAllMembers(t *testing.T) {
+	nodes, _ := cluster(t, 4, func(c *Config) { c.Tags = map[string]string{"role": "web"} })
+	if err := nodes[3].SetTags(map[string]string{"role": "db"}); err != nil {
+		t.Fatal(err)
+	}
+	testutil.WaitFor(t, 5*time.Second, func() error {
+		for _, m := range nodes[0].Members() {
+			if m.Name == nodes[3].config.NodeName && m.Tags["role"] != "db" {
+				return fmt.Errorf("tag not yet seen")
+			}
+		}
+		return nil
+	})
+	names := func(ns ...*Serf) []string {
+		var out []string
+		for _, n := range ns {
+			out = append(out, n.config.NodeName)
+		}
+		return out
+	}
+	cases := []struct {
+		name   string
+		params QueryParam
+		want   []string
+	}{
+		{"all", QueryParam{RequestAck: true}, names(nodes...)},
+		{"node-filter", QueryParam{RequestAck: true, FilterNodes: names(nodes[1], nodes[2])}, names(nodes[1], nodes[2])},
+		{"tag-filter", QueryParam{RequestAck: true, FilterTags: map[string]string{"role": "^db$"}}, names(nodes[3])},
+		{"unanchored-tag", QueryParam{FilterTags: map[string]string{"role": "w"}}, names(nodes[0], nodes[1], nodes[2])},
+		{"relay", QueryParam{RequestAck: true, RelayFactor: 2}, names(nodes...)},
+		{"bad-regex", QueryParam{FilterTags: map[string]string{"role": "("}}, nil},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			p := tc.params
+			p.Timeout = 2 * time.Second
+			resp, err := nodes[0].Query("echo-"+tc.name, []byte("ping"), &p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var acks, froms []string
+			ackCh := resp.AckCh()
+			respCh := resp.ResponseCh()
+			for ackCh != nil || respCh != nil {
+				select {
+				case a, ok := <-ackCh:
+					if !ok {
+						ackCh = nil
+						continue
+					}
+					acks = append(acks, a)
+				case r, ok := <-respCh:
+					if !ok {
+						respCh = nil
+						continue
+					}
+					if !bytes.Equal(r.Payload, []byte("re:ping")) {
+						t.Errorf("response from %s = %q", r.From, r.Payload)
+					}
+					froms = append(froms, r.From)
+				}
+			}
+			if !sameSet(froms, tc.want) {
+				t.Errorf("responses from %v, want %v", froms, tc.want)
+			}
+			if p.RequestAck && !sameSet(acks, tc.want) {
+				t.Errorf("acks from %v, want %v", acks, tc.want)
+			}
+		})
+	}
+}
+
+func TestSerfQueryLimits(t *testing.T) {
+	s := startNode(t, testConfig(t))
+	if _, err := s.Query("big", bytes.Repeat([]byte("x"), 2000), nil); err == nil ||
+		err.Error() != "query exceeds limit of 1024 bytes" {
+		t.Errorf("over-size query: %v", err)
+	}
+	conf := testConfig(t)
+	conf.ProtocolVersion = 3
+	old := startNode(t, conf)
+	if _, err := old.Query("q", nil, nil); err != ErrFeatureNotSupported {
+		t.Errorf("protocol 3 query: %v", err)
+	}
+	if got := s.DefaultQueryTimeout(); got != 16*conf.MemberlistConfig.GossipInterval {
+		t.Errorf("default timeout for one node = %v", got)
+	}
+}
+
+func TestSerfNameConflict(t *testing.T) {
+	nodes, _ := cluster(t, 3, nil)
+	conf := testConfig(t)
+	conf.NodeName = nodes[1].config.NodeName
+	dup := startNode(t, conf)
+	_, _ = dup.Join([]string{addrOf(nodes[0])}, false)
+	select {
+	case <-dup.ShutdownCh():
+	case <-time.After(15 * time.Second):
+		t.Fatalf("the newcomer with a duplicate name did not shut down")
+	}
+	if nodes[1].State() != SerfAlive {
+		t.Errorf("the original holder of the name is %s", nodes[1].State())
+	}
+}
+
+func TestSerfProtocol2Tags(t *testing.T) {
+	nodes, _ := cluster(t, 2, func(c *Config) {
+		c.ProtocolVersion = 2
+		c.Tags = map[string]string{"role": "legacy", "x": "y"}
+	})
+	for _, m := range nodes[0].Members() {
+		if len(m.Tags) != 1 || m.Tags["role"] != "legacy" {
+			t.Errorf("protocol 2 tags of %s = %v", m.Name, m.Tags)
+		}
+	}
+}
+
+func TestSerfBadGossipNeverPanics(t *testing.T) {
+	s := startNode(t, testConfig(t))
+	d := &delegate{serf: s}
+	inputs := [][]byte{
+		nil, {}, {0}, {1}, {3, 0xc1}, {4, 0x85}, {5, 0xff, 0xff}, {9}, {9, 0x82},
+		{2, 0x80}, {6, 0xc0}, {7}, {8}, {200, 1, 2, 3},
+		append([]byte{byte(messageUserEventType)}, bytes.Repeat([]byte{0xdd, 0xff, 0xff, 0xff, 0xff}, 4)...),
+	}
+	for _, in := range inputs {
+		d.NotifyMsg(in)
+		d.MergeRemoteState(in, false)
+	}
+	// Serf 0.10 crashes on an empty-payload key query; ours answers it.
+	for _, name := range []string{"install-key", "use-key", "remove-key", "list-keys", "bogus"} {
+		q := &Query{Name: internalQueryName(name), serf: s, addr: []byte{127, 0, 0, 1}, port: 1, deadline: time.Now().Add(time.Second)}
+		s.handleInternalQuery(q)
+	}
+	if s.State() != SerfAlive {
+		t.Errorf("state after garbage = %s", s.State())
+	}
+}
+
+func TestSerfKeyQueriesWithoutEncryption(t *testing.T) {
+	nodes, _ := cluster(t, 2, nil)
+	resp, err := nodes[0].KeyManager().ListKeys()
+	if err == nil || err.Error() != "2/2 nodes reported failure" {
+		t.Fatalf("list keys without encryption: %v", err)
+	}
+	for node, msg := range resp.Messages {
+		if msg != "Keyring is empty (encryption not enabled)" {
+			t.Errorf("%s: %q", node, msg)
+		}
+	}
+	if _, err := nodes[0].KeyManager().InstallKey("not base64!"); err == nil {
+		t.Errorf("a malformed key was accepted")
+	}
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func sameSet(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	seen := map[string]int{}
+	for _, x := range a {
+		seen[x]++
+	}
+	for _, x := range b {
+		seen[x]--
+	}
+	for _, c := range seen {
+		if c != 0 {
+			return false
+		}
+	}
+	return true
+}

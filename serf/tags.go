@@ -1,0 +1,43 @@
+package serf
+
+import (
+	"bytes"
+	"fmt"
+
+	"github.com/hashicorp/go-msgpack/v2/codec"
+)
+
+// tagMagicByte starts a node meta that holds a msgpack map of tags. Older
+// meta (protocol 2) is the bare role string.
+const tagMagicByte uint8 = 0xff
+
+// encodeTags returns the node meta for tags as a node speaking the given
+// Serf protocol sends it: protocol 2 carries only the role.
+func encodeTags(tags map[string]string, protocolVersion uint8) ([]byte, error) {
+	if protocolVersion < 3 {
+		return []byte(tags["role"]), nil
+	}
+	var buf bytes.Buffer
+	buf.WriteByte(tagMagicByte)
+	if tags == nil {
+		// A nil map would encode as msgpack nil; Serf always sends a map.
+		tags = map[string]string{}
+	}
+	if err := codec.NewEncoder(&buf, gossipHandle).Encode(tags); err != nil {
+		return nil, fmt.Errorf("encode tags: %w", err)
+	}
+	return buf.Bytes(), nil
+}
+
+// decodeTags reads node meta. Meta that is empty or lacks the magic byte is
+// a legacy role string, so empty meta yields {"role": ""} as in Serf.
+func decodeTags(buf []byte) (map[string]string, error) {
+	if len(buf) == 0 || buf[0] != tagMagicByte {
+		return map[string]string{"role": string(buf)}, nil
+	}
+	tags := make(map[string]string)
+	if err := decodeMessage(buf[1:], &tags); err != nil {
+		return tags, fmt.Errorf("decode tags: %w", err)
+	}
+	return tags, nil
+}

@@ -1,0 +1,40 @@
+// Package testutil holds helpers shared by the tests of every package:
+// deadlines for eventually-consistent checks, free loopback ports, and
+// (for multi-host tests) network namespaces.
+package testutil
+
+import (
+	"fmt"
+	"time"
+)
+
+// TB is the part of testing.TB the helpers need, so they can be tested.
+type TB interface {
+	Helper()
+	Fatalf(format string, args ...interface{})
+}
+
+// WaitFor calls check until it returns nil or timeout passes, then fails
+// the test with check's last error. It polls every 20ms.
+func WaitFor(t TB, timeout time.Duration, check func() error) {
+	t.Helper()
+	if err := Poll(timeout, 20*time.Millisecond, check); err != nil {
+		t.Fatalf("%v", err)
+	}
+}
+
+// Poll calls check every interval until it returns nil or timeout passes,
+// and returns its last error wrapped with the time spent.
+func Poll(timeout, interval time.Duration, check func() error) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		err := check()
+		if err == nil {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("still failing after %v: %w", timeout, err)
+		}
+		time.Sleep(interval)
+	}
+}
