@@ -1,9 +1,9 @@
 package serf
 
 import (
-	"bytes"
 	"fmt"
 	"net"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/go-msgpack/v2/codec"
@@ -192,68 +192,203 @@ func newMsgpackHandle() *codec.MsgpackHandle {
 // it is safe and saves rebuilding that cache on every message.
 var gossipHandle = newMsgpackHandle()
 
+// Encoders and decoders are pooled: building one costs a large allocation,
+// and gossip encodes and decodes small messages all the time. A pooled
+// encoder keeps its scratch buffer unless it grew past pooledBufferMax, so a
+// big push/pull does not stay pinned in the pool.
+const pooledBufferMax = 64 << 10
+
+type pooledEncoder struct {
+	enc *codec.Encoder
+	buf []byte
+}
+
+var encoderPool = sync.Pool{New: func() interface{} {
+	pe := &pooledEncoder{buf: make([]byte, 0, 512)}
+	pe.enc = codec.NewEncoderBytes(&pe.buf, gossipHandle)
+	return pe
+}}
+
+var decoderPool = sync.Pool{New: func() interface{} {
+	return codec.NewDecoderBytes([]byte{}, gossipHandle)
+}}
+
+// encodeWithPrefix returns prefix followed by the msgpack form of v, in a
+// slice of exactly that length.
+func encodeWithPrefix(prefix []byte, v interface{}) ([]byte, error) {
+	pe := encoderPool.Get().(*pooledEncoder)
+	pe.enc.ResetBytes(&pe.buf)
+	if err := pe.enc.Encode(v); err != nil {
+		return nil, err
+	}
+	out := make([]byte, len(prefix)+len(pe.buf))
+	copy(out, prefix)
+	copy(out[len(prefix):], pe.buf)
+	if cap(pe.buf) <= pooledBufferMax {
+		encoderPool.Put(pe)
+	}
+	return out, nil
+}
+
+// decodeFirst decodes the first msgpack value of buf into out and returns
+// how many bytes it took. buf must be non-empty: ResetBytes ignores a nil
+// slice and would leave the decoder on its previous input.
+func decodeFirst(buf []byte, out interface{}) (n int, err error) {
+	dec := decoderPool.Get().(*codec.Decoder)
+	dec.ResetBytes(buf)
+	if err := dec.Decode(out); err != nil {
+		return 0, err // the decoder is dropped: nothing of a failed run is reused
+	}
+	n = dec.NumBytesRead()
+	dec.ResetBytes([]byte{}) // do not keep buf alive from the pool
+	decoderPool.Put(dec)
+	return n, nil
+}
+
 // encodeMessage returns the type byte followed by the msgpack form of msg.
 func encodeMessage(t messageType, msg interface{}) ([]byte, error) {
-	var buf bytes.Buffer
-	buf.Grow(64)
-	buf.WriteByte(uint8(t))
-	if err := codec.NewEncoder(&buf, gossipHandle).Encode(msg); err != nil {
+	buf, err := encodeWithPrefix([]byte{uint8(t)}, msg)
+	if err != nil {
 		return nil, fmt.Errorf("encode %s message: %w", t, err)
 	}
-	return buf.Bytes(), nil
+	return buf, nil
 }
 
 // decodeMessage decodes one msgpack value from buf (the bytes after the type
 // byte) into out. It never panics on hostile input.
 func decodeMessage(buf []byte, out interface{}) (err error) {
+	if err := checkDeclaredLengths(buf); err != nil {
+		return fmt.Errorf("decode: %w", err)
+	}
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("decode: malformed message: %v", r)
 		}
 	}()
-	return codec.NewDecoderBytes(buf, gossipHandle).Decode(out)
+	_, err = decodeFirst(buf, out)
+	return err
+}
+
+// checkDeclaredLengths walks the first msgpack value in buf, without
+// allocating, and fails if it is cut short or if any string, array or map
+// declares more bytes or elements than the input still holds.
+//
+// go-msgpack sizes its first allocation from a declared length, capped only
+// by MaxInitLen elements, so without this walk a dozen hostile bytes that
+// claim a 4-billion-entry map cost megabytes before the decoder notices the
+// input is short. After it, every allocation is backed by real input.
+func checkDeclaredLengths(buf []byte) error {
+	pos := 0
+	for pending := 1; pending > 0; pending-- {
+		if pos >= len(buf) {
+			return fmt.Errorf("msgpack value truncated at byte %d", pos)
+		}
+		c := buf[pos]
+		pos++
+		var sizeLen, dataLen, elems int // elems counts values that follow
+		switch {
+		case c <= 0x7f || c >= 0xe0 || c == 0xc0 || c == 0xc2 || c == 0xc3:
+		case c <= 0x8f:
+			elems = 2 * int(c&0x0f)
+		case c <= 0x9f:
+			elems = int(c & 0x0f)
+		case c <= 0xbf:
+			dataLen = int(c & 0x1f)
+		case c == 0xc4 || c == 0xd9:
+			sizeLen = 1
+		case c == 0xc5 || c == 0xda || c == 0xdc || c == 0xde:
+			sizeLen = 2
+		case c == 0xc6 || c == 0xdb || c == 0xdd || c == 0xdf:
+			sizeLen = 4
+		case c >= 0xc7 && c <= 0xc9: // ext 8/16/32: length, type, data
+			sizeLen, dataLen = 1<<(c-0xc7), 1
+		case c == 0xcc || c == 0xd0:
+			dataLen = 1
+		case c == 0xcd || c == 0xd1:
+			dataLen = 2
+		case c == 0xca || c == 0xce || c == 0xd2:
+			dataLen = 4
+		case c == 0xcb || c == 0xcf || c == 0xd3:
+			dataLen = 8
+		case c >= 0xd4 && c <= 0xd8: // fixext: type, then 1..16 bytes
+			dataLen = 1 + 1<<(c-0xd4)
+		default:
+			return fmt.Errorf("invalid msgpack byte %#x at byte %d", c, pos-1)
+		}
+		if sizeLen > 0 {
+			if len(buf)-pos < sizeLen {
+				return fmt.Errorf("msgpack length truncated at byte %d", pos)
+			}
+			var size uint64
+			for _, b := range buf[pos : pos+sizeLen] {
+				size = size<<8 | uint64(b)
+			}
+			pos += sizeLen
+			if size > uint64(len(buf)-pos) {
+				return fmt.Errorf("msgpack value at byte %d declares length %d, %d bytes left", pos, size, len(buf)-pos)
+			}
+			n := int(size)
+			switch c {
+			case 0xdc, 0xdd:
+				elems = n
+			case 0xde, 0xdf:
+				elems = 2 * n
+			default:
+				dataLen += n
+			}
+		}
+		if dataLen > len(buf)-pos {
+			return fmt.Errorf("msgpack value at byte %d declares %d bytes, %d left", pos, dataLen, len(buf)-pos)
+		}
+		pos += dataLen
+		// Every pending value needs at least one byte.
+		if elems > len(buf)-pos-(pending-1) {
+			return fmt.Errorf("msgpack container at byte %d declares %d values, %d bytes left", pos, elems, len(buf)-pos)
+		}
+		pending += elems
+	}
+	return nil
 }
 
 // encodeFilter returns one encoded query filter.
 func encodeFilter(f filterType, filt interface{}) ([]byte, error) {
-	var buf bytes.Buffer
-	buf.WriteByte(uint8(f))
-	if err := codec.NewEncoder(&buf, gossipHandle).Encode(filt); err != nil {
+	buf, err := encodeWithPrefix([]byte{uint8(f)}, filt)
+	if err != nil {
 		return nil, fmt.Errorf("encode filter: %w", err)
 	}
-	return buf.Bytes(), nil
+	return buf, nil
 }
 
 // encodeRelayMessage wraps an encoded message for a relay node: the relay
 // type byte, the header naming the destination, then the message itself.
 func encodeRelayMessage(t messageType, addr net.UDPAddr, nodeName string, msg interface{}) ([]byte, error) {
-	var buf bytes.Buffer
-	buf.WriteByte(uint8(messageRelayType))
-	enc := codec.NewEncoder(&buf, gossipHandle)
-	if err := enc.Encode(relayHeader{DestAddr: addr, DestName: nodeName}); err != nil {
+	head, err := encodeWithPrefix([]byte{uint8(messageRelayType)}, relayHeader{DestAddr: addr, DestName: nodeName})
+	if err != nil {
 		return nil, fmt.Errorf("encode relay header: %w", err)
 	}
-	buf.WriteByte(uint8(t))
-	if err := enc.Encode(msg); err != nil {
+	buf, err := encodeWithPrefix(append(head, uint8(t)), msg)
+	if err != nil {
 		return nil, fmt.Errorf("encode relayed message: %w", err)
 	}
-	return buf.Bytes(), nil
+	return buf, nil
 }
 
 // decodeRelayHeader reads the header of a relay message (the bytes after
 // the relay type byte) and returns it with the rest of the buffer, which is
 // forwarded unchanged.
 func decodeRelayHeader(buf []byte) (h relayHeader, rest []byte, err error) {
+	if err := checkDeclaredLengths(buf); err != nil {
+		return h, nil, fmt.Errorf("decode relay header: %w", err)
+	}
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("decode relay header: malformed message: %v", r)
 		}
 	}()
-	dec := codec.NewDecoderBytes(buf, gossipHandle)
-	if err := dec.Decode(&h); err != nil {
+	n, err := decodeFirst(buf, &h)
+	if err != nil {
 		return h, nil, fmt.Errorf("decode relay header: %w", err)
 	}
-	n := dec.NumBytesRead()
 	if n < 0 || n > len(buf) {
 		return h, nil, fmt.Errorf("decode relay header: bad length %d", n)
 	}

@@ -1,11 +1,6 @@
 package serf
 
-import (
-	"bytes"
-	"fmt"
-
-	"github.com/hashicorp/go-msgpack/v2/codec"
-)
+import "fmt"
 
 // tagMagicByte starts a node meta that holds a msgpack map of tags. Older
 // meta (protocol 2) is the bare role string.
@@ -17,16 +12,15 @@ func encodeTags(tags map[string]string, protocolVersion uint8) ([]byte, error) {
 	if protocolVersion < 3 {
 		return []byte(tags["role"]), nil
 	}
-	var buf bytes.Buffer
-	buf.WriteByte(tagMagicByte)
 	if tags == nil {
 		// A nil map would encode as msgpack nil; Serf always sends a map.
 		tags = map[string]string{}
 	}
-	if err := codec.NewEncoder(&buf, gossipHandle).Encode(tags); err != nil {
+	buf, err := encodeWithPrefix([]byte{tagMagicByte}, tags)
+	if err != nil {
 		return nil, fmt.Errorf("encode tags: %w", err)
 	}
-	return buf.Bytes(), nil
+	return buf, nil
 }
 
 // decodeTags reads node meta. Meta that is empty or lacks the magic byte is
