@@ -150,6 +150,9 @@ type Config struct {
 	StatsdAddr string `config:"statsd_addr"`
 	// BroadcastTimeout bounds waits for leave/force-leave/tag broadcasts.
 	BroadcastTimeout time.Duration `config:"broadcast_timeout"`
+	// MetricsAddr, if set, serves Prometheus metrics at /metrics on this
+	// host:port. Not in Serf 0.10.
+	MetricsAddr string `config:"metrics_addr"`
 	// ValidateNodeNames is accepted but never merged nor applied.
 	ValidateNodeNames bool `config:"validate_node_names"`
 	// MsgpackUseNewTimeFormat is accepted but never merged nor applied.
@@ -479,6 +482,7 @@ func MergeConfig(a, b *Config) *Config {
 	mergeString(&result.SyslogFacility, b.SyslogFacility)
 	mergeString(&result.StatsiteAddr, b.StatsiteAddr)
 	mergeString(&result.StatsdAddr, b.StatsdAddr)
+	mergeString(&result.MetricsAddr, b.MetricsAddr)
 
 	result.DisableCoordinates = a.DisableCoordinates || b.DisableCoordinates
 	result.ReplayOnJoin = a.ReplayOnJoin || b.ReplayOnJoin

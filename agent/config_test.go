@@ -99,6 +99,7 @@ const fullJSON = `{
   "statsite_addr": "127.0.0.1:8125",
   "statsd_addr": "127.0.0.1:8126",
   "broadcast_timeout": "7s",
+  "metrics_addr": "127.0.0.1:9100",
   "validate_node_names": true,
   "MsgpackUseNewTimeFormat": true
 }`
@@ -144,6 +145,7 @@ var fullConfig = Config{
 	StatsiteAddr:            "127.0.0.1:8125",
 	StatsdAddr:              "127.0.0.1:8126",
 	BroadcastTimeout:        7 * time.Second,
+	MetricsAddr:             "127.0.0.1:9100",
 	ValidateNodeNames:       true,
 	MsgpackUseNewTimeFormat: true,
 }

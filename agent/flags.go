@@ -98,6 +98,7 @@ func ParseFlags(args []string, errOut io.Writer) (*Config, []string, error) {
 	fs.BoolVar(&cmd.RejoinAfterLeave, "rejoin", false, "enable re-joining after a previous leave")
 	fs.BoolVar(&disableCompression, "disable-compression", false, "disable compression of broadcast messages")
 	fs.StringVar(&broadcastTimeout, "broadcast-timeout", "", "timeout for broadcast messages")
+	fs.StringVar(&cmd.MetricsAddr, "metrics-addr", "", "address to serve Prometheus metrics on")
 
 	if err := fs.Parse(args); err != nil {
 		return nil, nil, &FlagError{Err: err}

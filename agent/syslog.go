@@ -41,10 +41,22 @@ func NewSyslogWriter(facility, minLevel string) (*SyslogWriter, error) {
 	return &SyslogWriter{l: l, minLevel: strings.ToUpper(minLevel)}, nil
 }
 
-// newSyslogWriterFor wraps an existing syslogger, for tests.
-func newSyslogWriterFor(l gsyslog.Syslogger, minLevel string) *SyslogWriter {
-	return &SyslogWriter{l: l, minLevel: minLevel}
+// DialSyslogWriter sends to the syslog daemon at network/addr instead of
+// the local default socket.
+func DialSyslogWriter(network, addr, facility, minLevel string) (*SyslogWriter, error) {
+	facility = strings.ToUpper(facility)
+	if facility == "" {
+		facility = DefaultSyslogFacility
+	}
+	l, err := gsyslog.DialLogger(network, addr, gsyslog.LOG_NOTICE, facility, "serf")
+	if err != nil {
+		return nil, err
+	}
+	return &SyslogWriter{l: l, minLevel: strings.ToUpper(minLevel)}, nil
 }
+
+// Close releases the connection to syslog.
+func (s *SyslogWriter) Close() error { return s.l.Close() }
 
 // Write implements io.Writer for one log line.
 func (s *SyslogWriter) Write(p []byte) (int, error) {
