@@ -41,7 +41,10 @@ type Agent struct {
 	shutdownLock sync.Mutex
 	shutdown     bool
 	shutdownCh   chan struct{}
-	loopDone     chan struct{}
+	// stopping is closed when Shutdown starts, so the event loop can tell
+	// a requested shutdown from Serf stopping on its own.
+	stopping chan struct{}
+	loopDone chan struct{}
 }
 
 // Create prepares an agent; Start starts Serf. serfConf.EventCh is set by
@@ -58,6 +61,7 @@ func Create(agentConf *Config, serfConf *serf.Config, logOutput io.Writer) (*Age
 		eventCh:    make(chan serf.Event, 64),
 		handlers:   make(map[EventHandler]struct{}),
 		shutdownCh: make(chan struct{}),
+		stopping:   make(chan struct{}),
 		loopDone:   make(chan struct{}),
 	}
 	serfConf.EventCh = a.eventCh
@@ -117,10 +121,14 @@ func (a *Agent) eventLoop() {
 			}
 			a.handlersLock.RUnlock()
 		case <-serfShutdown:
-			a.logger.Printf("[WARN] agent: Serf shutdown detected, quitting")
-			go func() { _ = a.Shutdown() }()
+			select {
+			case <-a.stopping:
+			default:
+				a.logger.Printf("[WARN] agent: Serf shutdown detected, quitting")
+				go func() { _ = a.Shutdown() }()
+			}
 			return
-		case <-a.shutdownCh:
+		case <-a.stopping:
 			return
 		}
 	}
@@ -141,6 +149,11 @@ func (a *Agent) Shutdown() error {
 	defer a.shutdownLock.Unlock()
 	if a.shutdown {
 		return nil
+	}
+	select {
+	case <-a.stopping:
+	default:
+		close(a.stopping)
 	}
 	if a.serf != nil {
 		a.logger.Println("[INFO] agent: requesting serf shutdown")
@@ -172,11 +185,12 @@ func (a *Agent) Join(addrs []string, replay bool) (int, error) {
 
 // ForceLeave force-leaves a failed node, optionally erasing it.
 func (a *Agent) ForceLeave(node string, prune bool) error {
-	a.logger.Printf("[INFO] agent: Force leaving node: %s", node)
 	var err error
 	if prune {
+		a.logger.Printf("[INFO] agent: Force leaving node (prune): %s", node)
 		err = a.serf.RemoveFailedNodePrune(node)
 	} else {
+		a.logger.Printf("[INFO] agent: Force leaving node: %s", node)
 		err = a.serf.RemoveFailedNode(node)
 	}
 	if err != nil {
@@ -231,12 +245,13 @@ func (a *Agent) SetTags(tags map[string]string) error {
 
 // UpdateTags applies an RPC tags request: set these, delete those.
 func (a *Agent) UpdateTags(set map[string]string, del []string) error {
+	// Deletes go first: a tag both deleted and set ends up set, as in Serf.
 	tags := a.serf.LocalTags()
-	for k, v := range set {
-		tags[k] = v
-	}
 	for _, k := range del {
 		delete(tags, k)
+	}
+	for k, v := range set {
+		tags[k] = v
 	}
 	return a.SetTags(tags)
 }

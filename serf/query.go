@@ -191,6 +191,13 @@ func (s *Serf) Query(name string, payload []byte, params *QueryParam) (*QueryRes
 		p.Timeout = s.DefaultQueryTimeout()
 		params = &p
 	}
+	// Receivers skip a query whose tag filter does not compile; catch the
+	// mistake here, where it can be reported.
+	for tag, expr := range params.FilterTags {
+		if _, err := regexp.Compile(expr); err != nil {
+			return nil, fmt.Errorf("invalid tag filter for %q: %w", tag, err)
+		}
+	}
 	filters, err := params.encodeFilters()
 	if err != nil {
 		return nil, fmt.Errorf("failed to format filters: %w", err)

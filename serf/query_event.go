@@ -57,19 +57,19 @@ var (
 func (q *Query) Respond(buf []byte) error {
 	q.respLock.Lock()
 	defer q.respLock.Unlock()
+	// Serf 0.10 words every Respond error with this prefix, even for user
+	// queries; handlers' logs and RPC clients show it.
 	if q.responded {
-		return errResponseSent
+		return fmt.Errorf("failed to respond to key query: %w", errResponseSent)
 	}
 	if !q.deadline.IsZero() && time.Now().After(q.deadline) {
-		return errResponsePastDead
+		return fmt.Errorf("failed to respond to key query: %w", errResponsePastDead)
 	}
 	if q.serf == nil {
 		return errors.New("query has no serf instance")
 	}
 	resp := messageQueryResponse{LTime: q.LTime, ID: q.id, From: q.serf.config.NodeName, Payload: buf}
 	if err := q.serf.sendQueryResponse(q, resp); err != nil {
-		// Serf 0.10 words every Respond error this way, even for user
-		// queries; scripts may grep for it.
 		return fmt.Errorf("failed to respond to key query: %w", err)
 	}
 	q.responded = true

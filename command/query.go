@@ -1,0 +1,209 @@
+package command
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/hashicorp/cli"
+	"github.com/serfclone/serf/client"
+)
+
+// QueryCommand sends a query to the cluster and prints the acks and
+// responses until the query is over.
+type QueryCommand struct {
+	Meta
+}
+
+// queryJSON is the -format=json output; the capitalised keys are Serf's.
+type queryJSON struct {
+	Acks      []string
+	Responses map[string]string
+}
+
+func (c *QueryCommand) Synopsis() string { return "Send a query to the Serf cluster" }
+
+func (c *QueryCommand) Help() string {
+	return strings.TrimSpace(`
+Usage: serf query [options] name payload
+
+  Dispatches a query to the Serf cluster.
+
+Options:
+
+  -format                   If provided, output is returned in the specified
+                            format. Valid formats are 'json', and 'text' (default)
+
+  -node=NAME                This flag can be provided multiple times to filter
+                            responses to only named nodes.
+
+  -tag key=regexp           This flag can be provided multiple times to filter
+                            responses to only nodes matching the tags.
+
+  -timeout="15s"            Providing a timeout overrides the default timeout.
+
+  -no-ack                   Setting this prevents nodes from sending an acknowledgement
+                            of the query.
+
+  -relay-factor             If provided, query responses will be relayed through this
+                            number of extra nodes for redundancy.
+
+  -rpc-addr=127.0.0.1:7373  RPC address of the Serf agent.
+
+  -rpc-auth=""              RPC auth token of the Serf agent.
+`)
+}
+
+func (c *QueryCommand) Run(args []string) int {
+	var nodes, tagArgs stringsFlag
+	fs := c.newFlagSet("query", c.Help)
+	format := fs.String("format", "text", "output format: text or json")
+	fs.Var(&nodes, "node", "node that should answer (repeatable)")
+	fs.Var(&tagArgs, "tag", "key=regexp tag filter (repeatable)")
+	timeout := fs.Duration("timeout", 0, "query timeout; 0 lets the agent choose")
+	noAck := fs.Bool("no-ack", false, "do not ask for acknowledgements")
+	relayFactor := fs.Int("relay-factor", 0, "extra nodes relaying each answer (0-255)")
+	rpc := addRPCFlags(fs)
+	if err := fs.Parse(args); err != nil {
+		return 1
+	}
+
+	tags, bad, ok := parseTags(tagArgs)
+	if !ok {
+		c.Ui.Error(invalidTag(bad))
+		return 1
+	}
+	args = fs.Args()
+	switch {
+	case len(args) < 1:
+		return c.usageError("A query name must be specified.", c.Help())
+	case len(args) > 2:
+		return c.usageError("Too many command line arguments. Only a name and payload must be specified.", c.Help())
+	}
+	name := args[0]
+	var payload []byte
+	if len(args) == 2 {
+		payload = []byte(args[1])
+	}
+	if *relayFactor < 0 || *relayFactor > 255 {
+		c.Ui.Error("Relay factor must be between 0 and 255")
+		return 1
+	}
+
+	cl := c.connect(rpc)
+	if cl == nil {
+		return 1
+	}
+	defer cl.Close()
+
+	var out queryOutput
+	switch *format {
+	case "text":
+		out = &queryText{ui: c.Ui, name: name, showAcks: !*noAck}
+	case "json":
+		out = &queryJSONOutput{ui: c.Ui, result: queryJSON{Responses: map[string]string{}}}
+	default:
+		c.Ui.Error(fmt.Sprintf("Invalid format: %s", *format))
+		return 1
+	}
+
+	// Unbuffered channels fed by one goroutine of the client: acks and
+	// responses arrive here in exactly the order the agent sent them.
+	acks := make(chan string)
+	responses := make(chan client.NodeResponse)
+	err := cl.Query(&client.QueryParam{
+		FilterNodes: nodes,
+		FilterTags:  tags,
+		RequestAck:  !*noAck,
+		RelayFactor: uint8(*relayFactor),
+		Timeout:     *timeout,
+		Name:        name,
+		Payload:     payload,
+		AckCh:       acks,
+		RespCh:      responses,
+	})
+	if err != nil {
+		c.Ui.Error(fmt.Sprintf("Error sending query: %s", err))
+		return 1
+	}
+	out.dispatched()
+
+	for acks != nil || responses != nil {
+		select {
+		case from, ok := <-acks:
+			if !ok {
+				acks = nil
+				continue
+			}
+			out.ack(from)
+		case r, ok := <-responses:
+			if !ok {
+				responses = nil
+				continue
+			}
+			out.response(r)
+		case <-c.ShutdownCh:
+			return 1
+		}
+	}
+	out.done()
+	return 0
+}
+
+// queryOutput prints query results in one format.
+type queryOutput interface {
+	dispatched()
+	ack(from string)
+	response(r client.NodeResponse)
+	done()
+}
+
+// queryText streams results as they arrive.
+type queryText struct {
+	ui        cli.Ui
+	name      string
+	showAcks  bool
+	acks      int
+	responses int
+}
+
+func (q *queryText) dispatched() { q.ui.Output(fmt.Sprintf("Query '%s' dispatched", q.name)) }
+
+func (q *queryText) ack(from string) {
+	q.acks++
+	q.ui.Output(fmt.Sprintf("Ack from '%s'", from))
+}
+
+func (q *queryText) response(r client.NodeResponse) {
+	q.responses++
+	// One trailing newline is dropped: handler scripts usually end their
+	// answer with one.
+	payload := strings.TrimSuffix(string(r.Payload), "\n")
+	q.ui.Output(fmt.Sprintf("Response from '%s': %s", r.From, payload))
+}
+
+func (q *queryText) done() {
+	if q.showAcks {
+		q.ui.Output(fmt.Sprintf("Total Acks: %d", q.acks))
+	}
+	q.ui.Output(fmt.Sprintf("Total Responses: %d", q.responses))
+}
+
+// queryJSONOutput collects results and prints them once the query is over.
+type queryJSONOutput struct {
+	ui     cli.Ui
+	result queryJSON
+}
+
+func (q *queryJSONOutput) dispatched()     {}
+func (q *queryJSONOutput) ack(from string) { q.result.Acks = append(q.result.Acks, from) }
+
+func (q *queryJSONOutput) response(r client.NodeResponse) {
+	q.result.Responses[r.From] = string(r.Payload)
+}
+
+func (q *queryJSONOutput) done() {
+	// Strings and a map of strings always encode; there is no error to
+	// report.
+	out, _ := render("json", q.result, nil)
+	q.ui.Output(out)
+}
