@@ -206,6 +206,12 @@ func (s *Serf) Query(name string, payload []byte, params *QueryParam) (*QueryRes
 	if params.RequestAck {
 		flags |= queryFlagAck
 	}
+	// Pending queries are keyed by LTime: pick the LTime and handle the
+	// query (which advances the clock past it) under one lock, so two
+	// concurrent queries never share an LTime.
+	s.querySendLock.Lock()
+	defer s.querySendLock.Unlock()
+
 	addr, port := s.localAddr()
 	q := messageQuery{
 		LTime:       s.queryClock.Time(),

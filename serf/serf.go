@@ -83,6 +83,7 @@ type Serf struct {
 	eventMinTime    LamportTime
 	eventJoinIgnore atomic.Bool
 
+	querySendLock sync.Mutex
 	queryLock     sync.Mutex
 	queryBuffer   *queryRing
 	queryMinTime  LamportTime

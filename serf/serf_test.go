@@ -489,3 +489,19 @@ func sameSet(a, b []string) bool {
 	}
 	return true
 }
+
+func TestSerfConcurrentQueries(t *testing.T) {
+	nodes, _ := cluster(t, 2, nil)
+	errs := make(chan error, 20)
+	for i := 0; i < 20; i++ {
+		go func(i int) {
+			_, err := nodes[i%2].Query(fmt.Sprintf("echo-%d", i), nil, &QueryParam{Timeout: 500 * time.Millisecond})
+			errs <- err
+		}(i)
+	}
+	for i := 0; i < 20; i++ {
+		if err := <-errs; err != nil {
+			t.Errorf("concurrent query: %v", err)
+		}
+	}
+}
