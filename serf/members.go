@@ -114,8 +114,8 @@ func (s *Serf) handleNodeLeave(n *memberlist.Node) {
 		return
 	}
 
-	// Forget what memberlist forgets: a failed node keeps its coordinate
-	// until it is reaped, as in Serf.
+	// A failed node keeps its cached coordinate until it is reaped, as in
+	// Serf, so rtt estimates survive a short outage.
 	s.emit(MemberEvent{Type: event, Members: []Member{ms.clone()}})
 }
 
