@@ -184,6 +184,9 @@ func (s *Serf) Query(name string, payload []byte, params *QueryParam) (*QueryRes
 	if s.config.ProtocolVersion < 4 {
 		return nil, ErrFeatureNotSupported
 	}
+	if s.State() == SerfShutdown {
+		return nil, errShutdown
+	}
 	if params == nil {
 		params = s.DefaultQueryParams()
 	} else if params.Timeout == 0 {

@@ -98,6 +98,8 @@ type Serf struct {
 
 	shutdownCh chan struct{}
 	wg         sync.WaitGroup // every goroutine Serf starts
+	goLock     sync.Mutex     // guards goClosed against wg.Add
+	goClosed   bool
 
 	snapshotter *Snapshotter
 	keyManager  *KeyManager
@@ -192,7 +194,7 @@ func Create(conf *Config) (*Serf, error) {
 			logger, &s.clock, outCh, s.shutdownCh, conf.Metrics)
 		if err != nil {
 			close(s.shutdownCh)
-			s.wg.Wait()
+			s.waitGoroutines()
 			return nil, fmt.Errorf("failed to setup snapshot: %w", err)
 		}
 		s.snapshotter = snap
@@ -266,8 +268,15 @@ func Create(conf *Config) (*Serf, error) {
 	return s, nil
 }
 
-// goFunc runs f on a goroutine that Shutdown waits for.
+// goFunc runs f on a goroutine that Shutdown waits for. Once Shutdown has
+// begun waiting nothing new is started: the work would be moot, and a
+// WaitGroup must not grow while it is waited on.
 func (s *Serf) goFunc(f func()) {
+	s.goLock.Lock()
+	defer s.goLock.Unlock()
+	if s.goClosed {
+		return
+	}
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
@@ -281,6 +290,15 @@ func (s *Serf) stopPipeline() {
 	if s.snapshotter != nil {
 		s.snapshotter.Wait()
 	}
+	s.waitGoroutines()
+}
+
+// waitGoroutines stops new goroutines from starting and waits for the
+// running ones, which all watch shutdownCh.
+func (s *Serf) waitGoroutines() {
+	s.goLock.Lock()
+	s.goClosed = true
+	s.goLock.Unlock()
 	s.wg.Wait()
 }
 
@@ -529,7 +547,7 @@ func (s *Serf) Shutdown() error {
 	if s.snapshotter != nil {
 		s.snapshotter.Wait()
 	}
-	s.wg.Wait()
+	s.waitGoroutines()
 	return err
 }
 
