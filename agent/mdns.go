@@ -86,7 +86,7 @@ func (m *AgentMDNS) Shutdown() {
 // run polls for peers and joins the new ones in batches.
 func (m *AgentMDNS) run() {
 	defer close(m.done)
-	hosts := make(chan *mdns.ServiceEntry, 32)
+	hosts := make(chan string, 32)
 	poll := time.NewTimer(0)
 	defer poll.Stop()
 	var join <-chan time.Time
@@ -95,12 +95,7 @@ func (m *AgentMDNS) run() {
 
 	for {
 		select {
-		case h := <-hosts:
-			addr := net.TCPAddr{IP: h.AddrV4, Port: h.Port}
-			if addr.IP == nil {
-				addr.IP = h.AddrV6
-			}
-			s := addr.String()
+		case s := <-hosts:
 			if _, ok := m.seen[s]; ok {
 				continue
 			}
@@ -142,17 +137,19 @@ func (m *AgentMDNS) run() {
 	}
 }
 
-// query sends one mDNS query and forwards the answers.
-func (m *AgentMDNS) query(hosts chan<- *mdns.ServiceEntry) {
+// query sends one mDNS query and, once it is over, forwards the address of
+// every answer. The library keeps updating an entry it has handed out for
+// as long as answers for that name keep coming (every responder answers
+// every query, this agent included), so reading an entry's fields before
+// Query returns would race with those writes.
+func (m *AgentMDNS) query(hosts chan<- string) {
 	entries := make(chan *mdns.ServiceEntry, 32)
+	var found []*mdns.ServiceEntry
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		for e := range entries {
-			select {
-			case hosts <- e:
-			case <-m.stop:
-			}
+			found = append(found, e)
 		}
 	}()
 	params := mdns.DefaultParams(mdnsServiceName(m.discover))
@@ -168,4 +165,20 @@ func (m *AgentMDNS) query(hosts chan<- *mdns.ServiceEntry) {
 	}
 	close(entries)
 	<-done
+	for _, e := range found {
+		select {
+		case hosts <- entryAddr(e):
+		case <-m.stop:
+			return
+		}
+	}
+}
+
+// entryAddr is the gossip address an answer advertises, IPv4 first.
+func entryAddr(e *mdns.ServiceEntry) string {
+	addr := net.TCPAddr{IP: e.AddrV4, Port: e.Port}
+	if addr.IP == nil {
+		addr.IP = e.AddrV6
+	}
+	return addr.String()
 }
