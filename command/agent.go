@@ -39,7 +39,9 @@ type AgentCommand struct {
 	retryAddrs []string
 	// retryRunning is true while a retry-join loop runs.
 	retryRunning bool
-	logFilter    *logutils.LevelFilter
+	// logFilters are the level filters of the console and of syslog,
+	// which a reload retunes.
+	logFilters []*reloadableLevelFilter
 	scripts      *agent.ScriptEventHandler
 	agent        *agent.Agent
 	retryStop    chan struct{}
@@ -85,15 +87,20 @@ func (c *AgentCommand) Run(args []string) int {
 		ui.Error(err.Error())
 		return 1
 	}
-	c.logFilter = agent.NewLevelFilter(level, gate)
-	outputs := []io.Writer{c.logFilter, logWriter}
+	c.logFilters = []*reloadableLevelFilter{newReloadableLevelFilter(level, gate)}
 	if conf.EnableSyslog {
-		sw, err := agent.NewSyslogWriter(conf.SyslogFacility, level)
+		// The syslog writer's own filter cannot change; it passes
+		// everything to one that a reload can.
+		sw, err := agent.NewSyslogWriter(conf.SyslogFacility, "TRACE")
 		if err != nil {
 			ui.Error(fmt.Sprintf("Syslog setup failed: %v", err))
 			return 1
 		}
-		outputs = append(outputs, sw)
+		c.logFilters = append(c.logFilters, newReloadableLevelFilter(level, sw))
+	}
+	outputs := []io.Writer{logWriter}
+	for _, f := range c.logFilters {
+		outputs = append(outputs, f)
 	}
 	logOutput := io.MultiWriter(outputs...)
 
@@ -364,7 +371,9 @@ func (c *AgentCommand) handleReload(ui cli.Ui, old *agent.Config) *agent.Config 
 		ui.Error(err.Error())
 		conf.LogLevel = old.LogLevel
 	} else {
-		c.logFilter.SetMinLevel(logutils.LogLevel(level))
+		for _, f := range c.logFilters {
+			f.SetMinLevel(level)
+		}
 	}
 
 	scripts, err := agent.ParseEventHandlers(conf.EventHandlers)
@@ -422,12 +431,19 @@ func buildSerfConfig(conf *agent.Config, s *agent.StartupSettings, logOutput io.
 	}
 	ml.EnableCompression = conf.EnableCompression
 	ml.LogOutput = logOutput
-	if len(keys) > 0 {
+	switch {
+	case conf.KeyringFile != "":
 		kr, err := memberlist.NewKeyring(keys, keys[0])
 		if err != nil {
 			return nil, fmt.Errorf("Failed to restore keyring: %s", err)
 		}
 		ml.Keyring = kr
+	case len(keys) > 0:
+		// memberlist builds the keyring from the key; a key of the wrong
+		// size fails there, as Serf reports it: "Failed to start the Serf
+		// agent: Error creating Serf: Failed to create memberlist: key
+		// size must be 16, 24 or 32 bytes".
+		ml.SecretKey = keys[0]
 	}
 
 	sc.NodeName = conf.NodeName
@@ -458,9 +474,14 @@ func buildSerfConfig(conf *agent.Config, s *agent.StartupSettings, logOutput io.
 	sc.QuerySizeLimit = conf.QuerySizeLimit
 	sc.UserEventSizeLimit = conf.UserEventSizeLimit
 	sc.LogOutput = logOutput
+	logf := func(format string, args ...any) {
+		fmt.Fprintf(logOutput, "%s "+format+"\n", append([]any{time.Now().Format("2006/01/02 15:04:05")}, args...)...)
+	}
 	if restored {
-		fmt.Fprintf(logOutput, "%s [INFO] agent: Restored %d tag(s) from %s\n",
-			time.Now().Format("2006/01/02 15:04:05"), len(tags), conf.TagsFile)
+		logf("[INFO] agent: Restored %d tag(s) from %s", len(tags), conf.TagsFile)
+	}
+	if conf.KeyringFile != "" {
+		logf("[INFO] agent: Restored keyring with %d keys from %s", len(keys), conf.KeyringFile)
 	}
 	return sc, nil
 }
@@ -508,4 +529,30 @@ func setupTelemetry(conf *agent.Config, logger *log.Logger) (*agent.PrometheusSe
 		return nil, fmt.Errorf("Failed to start metrics: %s", err)
 	}
 	return prom, nil
+}
+
+// reloadableLevelFilter is a log level filter whose level a reload may
+// change while other goroutines log. logutils.LevelFilter alone is not
+// safe for that: SetMinLevel rebuilds the map that every Write reads.
+type reloadableLevelFilter struct {
+	mu     sync.RWMutex
+	filter *logutils.LevelFilter
+}
+
+func newReloadableLevelFilter(level string, w io.Writer) *reloadableLevelFilter {
+	return &reloadableLevelFilter{filter: agent.NewLevelFilter(level, w)}
+}
+
+// Write passes p on unless its level is below the minimum.
+func (f *reloadableLevelFilter) Write(p []byte) (int, error) {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	return f.filter.Write(p)
+}
+
+// SetMinLevel changes the minimum level; level must be a valid one.
+func (f *reloadableLevelFilter) SetMinLevel(level string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.filter.SetMinLevel(logutils.LogLevel(level))
 }

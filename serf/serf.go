@@ -189,16 +189,20 @@ func Create(conf *Config) (*Serf, error) {
 	}
 	outCh = s.startInternalQueries(outCh)
 
+	var previous []*PreviousNode // the members to rejoin
 	if conf.SnapshotPath != "" {
 		inCh, snap, err := NewSnapshotter(conf.SnapshotPath, SnapshotMinCompactSize, conf.RejoinAfterLeave,
 			logger, &s.clock, outCh, s.shutdownCh, conf.Metrics)
 		if err != nil {
 			close(s.shutdownCh)
 			s.waitGoroutines()
-			return nil, fmt.Errorf("failed to setup snapshot: %w", err)
+			return nil, fmt.Errorf("Failed to setup snapshot: %w", err)
 		}
 		s.snapshotter = snap
 		outCh = inCh
+		// Taken now, from the replay alone: once memberlist runs, the
+		// recorder adds this node's own join, which is no one to rejoin.
+		previous = snap.AliveNodes()
 
 		s.clock.Witness(snap.LastClock())
 		s.eventClock.Witness(snap.LastEventClock())
@@ -250,7 +254,7 @@ func Create(conf *Config) (*Serf, error) {
 	list, err := memberlist.Create(ml)
 	if err != nil {
 		s.stopPipeline()
-		return nil, fmt.Errorf("failed to create memberlist: %w", err)
+		return nil, fmt.Errorf("Failed to create memberlist: %w", err)
 	}
 	s.memberlist = list
 
@@ -260,10 +264,8 @@ func Create(conf *Config) (*Serf, error) {
 	s.goFunc(func() { s.checkQueueDepth("Event", s.eventBroadcasts) })
 	s.goFunc(func() { s.checkQueueDepth("Query", s.queryBroadcasts) })
 
-	if s.snapshotter != nil {
-		if prev := s.snapshotter.AliveNodes(); len(prev) > 0 {
-			s.goFunc(func() { s.handleRejoin(prev) })
-		}
+	if len(previous) > 0 {
+		s.goFunc(func() { s.handleRejoin(previous) })
 	}
 	return s, nil
 }

@@ -249,6 +249,9 @@ func replaySnapshot(r io.Reader, rejoinAfterLeave bool, logger *log.Logger) (sna
 			logger.Printf("[WARN] serf: Skipping malformed snapshot line %q: %v", line, err)
 			continue
 		}
+		if parsed.kind == snapshotLineLeave && rejoinAfterLeave {
+			logger.Printf("[INFO] serf: Ignoring previous leave in snapshot")
+		}
 		st.apply(parsed, rejoinAfterLeave)
 	}
 }
@@ -372,7 +375,9 @@ func openSnapshotter(path string, minCompactSize int, rejoinAfterLeave bool,
 
 	fh, err := os.OpenFile(path, os.O_RDWR|os.O_APPEND|os.O_CREATE, 0644)
 	if err != nil {
-		return nil, fmt.Errorf("failed to open snapshot %q: %w", path, err)
+		// The *PathError already names the file; Serf's text is
+		// "failed to open snapshot: open <path>: <reason>".
+		return nil, fmt.Errorf("failed to open snapshot: %w", err)
 	}
 	st, complete, err := replaySnapshot(fh, rejoinAfterLeave, logger)
 	if err != nil {
