@@ -42,11 +42,11 @@ type AgentCommand struct {
 	// logFilters are the level filters of the console and of syslog,
 	// which a reload retunes.
 	logFilters []*reloadableLevelFilter
-	scripts      *agent.ScriptEventHandler
-	agent        *agent.Agent
-	retryStop    chan struct{}
-	retryWG      sync.WaitGroup
-	retryFatal   chan struct{}
+	scripts    *agent.ScriptEventHandler
+	agent      *agent.Agent
+	retryStop  chan struct{}
+	retryWG    sync.WaitGroup
+	retryFatal chan struct{}
 }
 
 // Synopsis implements cli.Command.

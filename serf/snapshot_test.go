@@ -199,8 +199,13 @@ func TestSnapshotReplayVectors(t *testing.T) {
 			if clocks != tc.wantClocks {
 				t.Errorf("clocks = %v, want %v", clocks, tc.wantClocks)
 			}
-			if logs.String() != "" {
-				t.Errorf("unexpected log output:\n%s", logs)
+			// Only an ignored leave marker is logged (agent.md §12).
+			wantLogs := ""
+			if tc.rejoin && strings.Contains(string(orig), "\nleave\n") {
+				wantLogs = "[INFO] serf: Ignoring previous leave in snapshot\n"
+			}
+			if logs.String() != wantLogs {
+				t.Errorf("log output:\n%s\nwant:\n%s", logs, wantLogs)
 			}
 			// An unused clock writes nothing, so the file is untouched.
 			if got := snapshotReadFile(t, path); got != string(orig) {
@@ -329,6 +334,7 @@ func TestSnapshotReplayLines(t *testing.T) {
 			wantAlive:    map[string]string{"a": a},
 			wantClocks:   [3]LamportTime{6, 2, 3},
 			wantComplete: -1,
+			wantLogs:     []string{"[INFO] serf: Ignoring previous leave in snapshot"},
 		},
 		{
 			name:         "members seen after a leave count again",
