@@ -148,6 +148,9 @@ func (c *AgentCommand) Run(args []string) int {
 
 	if conf.Discover != "" {
 		iface, _ := conf.MDNSNetworkInterface()
+		if iface != nil {
+			a.Logger().Printf("[INFO] agent: Starting mDNS listener on interface %s", iface.Name)
+		}
 		local := a.Serf().Memberlist().LocalNode()
 		m, err := agent.NewAgentMDNS(a, logOutput, conf.ReplayOnJoin, conf.NodeName, conf.Discover,
 			iface, local.Addr, int(local.Port), conf.MDNS.DisableIPv4, conf.MDNS.DisableIPv6)

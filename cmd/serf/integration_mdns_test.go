@@ -87,6 +87,9 @@ func TestIntegrationMDNSDiscovery(t *testing.T) {
 			return nil
 		})
 	}
+	if !strings.Contains(b.proc.Stdout(), "[INFO] agent: Starting mDNS listener on interface ") {
+		t.Errorf("no mDNS listener line in the output of mdns-b")
+	}
 	if !strings.Contains(b.proc.Stdout(), "agent.mdns: Joined") {
 		t.Errorf("mdns-b never logged an mDNS join:\n%s", b.proc.Stdout())
 	}

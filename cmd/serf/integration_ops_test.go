@@ -23,17 +23,6 @@ import (
 // file), how the agent comes up (retry join, systemd notify) and what it
 // exposes (Prometheus), all against the real binary.
 
-// A binary built with -race sleeps a second before it exits, so that
-// late race reports get out; every CLI call in these tests would pay it.
-// Race reports are still printed, just not waited for at exit. This
-// would sit better in TestMain; it is here to keep this file's changes
-// to itself.
-func init() {
-	if g := os.Getenv("GORACE"); !strings.Contains(g, "atexit_sleep_ms") {
-		os.Setenv("GORACE", strings.TrimSpace(g+" atexit_sleep_ms=0"))
-	}
-}
-
 // launchAgent starts `serf agent` on the given addresses, with extra
 // environment, and waits until it runs. Restarts use it to bring a node
 // back where it was: memberlist refuses a failed node that returns from

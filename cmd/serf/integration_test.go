@@ -17,6 +17,11 @@ import (
 var serfBin string
 
 func TestMain(m *testing.M) {
+	// A -race binary sleeps a second before exiting unless told not to;
+	// every CLI call of these tests would pay it.
+	if g := os.Getenv("GORACE"); !strings.Contains(g, "atexit_sleep_ms") {
+		os.Setenv("GORACE", strings.TrimSpace(g+" atexit_sleep_ms=0"))
+	}
 	dir, err := os.MkdirTemp("", "serf-bin")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
