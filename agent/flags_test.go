@@ -409,7 +409,7 @@ func TestHelpText(t *testing.T) {
 		t.Fatalf("HelpText starts %q", HelpText[:40])
 	}
 	// The golden `serf agent -h` output is the help plus "\n" on stderr.
-	golden, err := os.ReadFile("/work/shared/vectors/cli/help-agent.stderr.txt")
+	golden, err := os.ReadFile("../testdata/vectors/cli/help-agent.stderr.txt")
 	if err != nil {
 		t.Skipf("golden help not available: %v", err)
 	}

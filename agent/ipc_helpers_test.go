@@ -844,10 +844,10 @@ func (c *rpcTestConn) expectQuiet(d time.Duration) {
 // ---------------------------------------------------------------------------
 // Recorded transcripts
 
-const rpcVectorsRel = "../../shared/vectors/rpc"
+const rpcVectorsRel = "../testdata/vectors/rpc"
 
-// rpcVectorsDir returns the transcript directory, or skips when the shared
-// vectors are not next to the repository.
+// rpcVectorsDir returns the transcript directory (a copy of the captured
+// vectors kept in testdata/vectors).
 func rpcVectorsDir(t testing.TB) string {
 	t.Helper()
 	wd, err := os.Getwd()
@@ -856,7 +856,7 @@ func rpcVectorsDir(t testing.TB) string {
 	}
 	dir := filepath.Join(wd, filepath.FromSlash(rpcVectorsRel))
 	if _, err := os.Stat(dir); err != nil {
-		t.Skipf("rpc vectors not available at %s: %v", rpcVectorsRel, err)
+		t.Fatalf("rpc vectors not available at %s: %v", rpcVectorsRel, err)
 	}
 	return dir
 }

@@ -21,7 +21,7 @@ const snapshotTestTimeout = 5 * time.Second
 
 // snapshotVectorDir holds snapshot files captured from a real Serf 0.10
 // agent (see notes.md there).
-const snapshotVectorDir = "../../shared/vectors/snapshot"
+const snapshotVectorDir = "../testdata/vectors/snapshot"
 
 // snapshotLogBuffer is a goroutine-safe log destination.
 type snapshotLogBuffer struct {

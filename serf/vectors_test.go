@@ -22,7 +22,7 @@ import (
 // The gossip vectors are captures from a real Serf 0.10 cluster. They live
 // next to the repository, not in it, so every test that reads them skips
 // when they are absent.
-const gossipVectorsRel = "../../shared/vectors/gossip"
+const gossipVectorsRel = "../testdata/vectors/gossip"
 
 // findGossipVectorsDir returns the vector directory relative to the package
 // directory (the working directory of `go test`).
@@ -44,7 +44,7 @@ func gossipVectorsDir(tb testing.TB) string {
 	tb.Helper()
 	dir, err := findGossipVectorsDir()
 	if err != nil {
-		tb.Skipf("gossip vectors not available (expected at %s relative to the package): %v", gossipVectorsRel, err)
+		tb.Fatalf("gossip vectors not available (expected at %s relative to the package): %v", gossipVectorsRel, err)
 	}
 	return dir
 }

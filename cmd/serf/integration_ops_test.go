@@ -689,7 +689,7 @@ func TestIntegrationSnapshotBadInput(t *testing.T) {
 }
 
 func TestIntegrationSnapshotVector(t *testing.T) {
-	src := "../../../shared/vectors/snapshot/node-h.snapshot.txt"
+	src := "../../testdata/vectors/snapshot/node-h.snapshot.txt"
 	data, err := os.ReadFile(src)
 	if err != nil {
 		t.Skipf("snapshot vectors not available: %v", err)
