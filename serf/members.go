@@ -229,11 +229,17 @@ func (s *Serf) handleNodeJoinIntent(msg *messageJoin) bool {
 // eraseNode forgets a member entirely and emits member-reap. Called with
 // the member lock held.
 func (s *Serf) eraseNode(ms *memberState) {
-	delete(s.members, ms.Name)
-	s.numMembers.Store(int64(len(s.members)))
 	s.failedMembers = removeOldMember(s.failedMembers, ms.Name)
 	s.leftMembers = removeOldMember(s.leftMembers, ms.Name)
+	s.dropMember(ms)
+}
 
+// dropMember deletes the member record and its coordinate state and
+// emits member-reap; the caller has taken it off the failed and left
+// lists. Called with the member lock held.
+func (s *Serf) dropMember(ms *memberState) {
+	delete(s.members, ms.Name)
+	s.numMembers.Store(int64(len(s.members)))
 	if s.coordClient != nil {
 		s.coordClient.ForgetNode(ms.Name)
 		s.coordCacheLock.Lock()
@@ -300,17 +306,7 @@ func (s *Serf) reap(list []*memberState, now time.Time, timeout time.Duration) [
 		list[i] = nil
 	}
 	for _, m := range expired {
-		// eraseNode also edits the lists; run it on the trimmed ones.
-		delete(s.members, m.Name)
-		s.numMembers.Store(int64(len(s.members)))
-		if s.coordClient != nil {
-			s.coordClient.ForgetNode(m.Name)
-			s.coordCacheLock.Lock()
-			delete(s.coordCache, m.Name)
-			s.coordCacheLock.Unlock()
-		}
-		s.logger.Printf("[INFO] serf: EventMemberReap: %s", m.Name)
-		s.emit(MemberEvent{Type: EventMemberReap, Members: []Member{m.clone()}})
+		s.dropMember(m)
 	}
 	return kept
 }
