@@ -505,3 +505,67 @@ func TestSerfConcurrentQueries(t *testing.T) {
 		}
 	}
 }
+
+// TestSerfTenNodeChurn runs a 10-member cluster through churn: two members
+// leave, two fail, one of the failed comes back, and every survivor ends
+// with the same view.
+func TestSerfTenNodeChurn(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow")
+	}
+	nodes, recs := cluster(t, 10, nil)
+	for _, n := range nodes[8:] {
+		if err := n.Leave(); err != nil {
+			t.Fatal(err)
+		}
+		_ = n.Shutdown()
+	}
+	for _, n := range nodes[6:8] {
+		_ = n.Shutdown()
+	}
+	survivors := nodes[:6]
+	for _, n := range nodes[8:] {
+		waitStatus(t, 15*time.Second, n.config.NodeName, StatusLeft, survivors...)
+	}
+	for _, n := range nodes[6:8] {
+		waitStatus(t, 15*time.Second, n.config.NodeName, StatusFailed, survivors...)
+	}
+
+	// node 6 comes back on a fresh instance with its old name and address.
+	conf := testConfig(t)
+	conf.NodeName = nodes[6].config.NodeName
+	conf.MemberlistConfig.BindPort = int(nodes[6].Memberlist().LocalNode().Port)
+	back := startNode(t, conf)
+	join(t, back, survivors[0])
+	waitStatus(t, 20*time.Second, conf.NodeName, StatusAlive, survivors...)
+
+	// A user event from a survivor reaches every live member once.
+	if err := survivors[3].UserEvent("after-churn", []byte("x"), false); err != nil {
+		t.Fatal(err)
+	}
+	testutil.WaitFor(t, 10*time.Second, func() error {
+		for i, r := range recs[:6] {
+			n := 0
+			for _, e := range r.userEvents() {
+				if e.Name == "after-churn" {
+					n++
+				}
+			}
+			if n != 1 {
+				return fmt.Errorf("survivor %d saw the event %d times", i, n)
+			}
+		}
+		return nil
+	})
+	want := map[string]MemberStatus{}
+	for _, m := range survivors[0].Members() {
+		want[m.Name] = m.Status
+	}
+	for _, s := range survivors[1:] {
+		for _, m := range s.Members() {
+			if want[m.Name] != m.Status {
+				t.Errorf("%s sees %s as %s, survivor 0 as %s", s.config.NodeName, m.Name, m.Status, want[m.Name])
+			}
+		}
+	}
+}
