@@ -3,7 +3,7 @@ GO ?= go
 BIN := bin/serf
 PKGS := ./...
 
-.PHONY: dev build test test-short bench fuzz vet fmt clean
+.PHONY: dev build test test-short bench fuzz soak vet fmt clean
 
 # dev builds ./bin/serf for local use.
 dev:
@@ -34,6 +34,10 @@ fuzz:
 	    $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
 	  done; \
 	done
+
+# soak runs agents under random packet loss in network namespaces (root).
+soak:
+	./scripts/soak.sh
 
 vet:
 	$(GO) vet $(PKGS)

@@ -195,3 +195,28 @@ func ipCommand(args ...string) (string, error) {
 	err := cmd.Run()
 	return strings.TrimSpace(out.String()), err
 }
+
+// DropRandom makes the namespace drop about percent% of the packets it
+// receives, chosen at random by nftables (`numgen random`), since this
+// kernel has no netem. It needs the nft command; the test is skipped
+// without it.
+func (h *NetHost) DropRandom(t testing.TB, percent int) {
+	t.Helper()
+	if _, err := exec.LookPath("nft"); err != nil {
+		t.Skipf("packet loss needs nftables (apt-get install nftables): %v", err)
+	}
+	rules := fmt.Sprintf(`table inet serfloss {
+	chain input {
+		type filter hook input priority 0; policy accept;
+		iifname "lo" accept
+		numgen random mod 100 < %d drop
+	}
+}
+`, percent)
+	prog, argv := h.Exec("nft", "-f", "-")
+	cmd := exec.Command(prog, argv...)
+	cmd.Stdin = strings.NewReader(rules)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("nft in %s: %v: %s", h.Namespace, err, out)
+	}
+}
