@@ -179,24 +179,26 @@ func (s *Serf) answerListKeys(q *Query) {
 	resp.Result = true
 
 	total := len(resp.Keys)
-	maxKeys := s.config.QueryResponseSizeLimit / minEncodedKeyLength
-	if len(resp.Keys) > maxKeys {
+	if maxKeys := s.config.QueryResponseSizeLimit / minEncodedKeyLength; len(resp.Keys) > maxKeys {
 		resp.Keys = resp.Keys[:maxKeys]
 	}
 	for {
+		if len(resp.Keys) < total {
+			resp.Message = fmt.Sprintf("truncated key list response, showing first %d of %d keys", len(resp.Keys), total)
+		}
 		buf, err := encodeMessage(messageKeyResponseType, &resp)
 		if err != nil {
 			s.logger.Printf("[ERR] serf: Failed to encode key response: %v", err)
 			return
 		}
-		// The response wraps the payload with about 50 bytes of its own.
-		if len(buf)+64 <= s.config.QueryResponseSizeLimit || len(resp.Keys) == 0 {
-			if len(resp.Keys) < total {
-				resp.Message = fmt.Sprintf("truncated key list response, showing first %d of %d keys", len(resp.Keys), total)
-				if buf, err = encodeMessage(messageKeyResponseType, &resp); err != nil {
-					return
-				}
-			}
+		// Does the whole response message, as it will be sent, fit?
+		wire, err := encodeMessage(messageQueryResponseType, &messageQueryResponse{
+			LTime: q.LTime, ID: q.id, From: s.config.NodeName, Payload: buf})
+		if err != nil {
+			s.logger.Printf("[ERR] serf: Failed to encode key response: %v", err)
+			return
+		}
+		if len(wire) <= s.config.QueryResponseSizeLimit || len(resp.Keys) == 0 {
 			if err := q.Respond(buf); err != nil {
 				s.logger.Printf("[ERR] serf: %v", err)
 			}

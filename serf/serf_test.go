@@ -2,10 +2,13 @@ package serf
 
 import (
 	"bytes"
+	"encoding/base64"
 	"fmt"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/hashicorp/memberlist"
 
 	"github.com/serfclone/serf/testutil"
 )
@@ -567,5 +570,34 @@ func TestSerfTenNodeChurn(t *testing.T) {
 				t.Errorf("%s sees %s as %s, survivor 0 as %s", s.config.NodeName, m.Name, m.Status, want[m.Name])
 			}
 		}
+	}
+}
+
+func TestSerfListKeysTruncated(t *testing.T) {
+	keys := make([][]byte, 60)
+	for i := range keys {
+		keys[i] = bytes.Repeat([]byte{byte(i)}, 32)
+	}
+	conf := testConfig(t)
+	kr, err := memberlist.NewKeyring(keys, keys[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	conf.MemberlistConfig.Keyring = kr
+	s := startNode(t, conf)
+	resp, err := s.KeyManager().ListKeys()
+	if err != nil {
+		t.Fatalf("list keys: %v", err)
+	}
+	msg := resp.Messages[conf.NodeName]
+	var shown, total int
+	if _, err := fmt.Sscanf(msg, "truncated key list response, showing first %d of %d keys", &shown, &total); err != nil {
+		t.Fatalf("message %q: %v", msg, err)
+	}
+	if total != 60 || shown < 10 || shown > 40 || len(resp.Keys) != shown {
+		t.Errorf("shown %d of %d, %d keys returned", shown, total, len(resp.Keys))
+	}
+	if resp.PrimaryKeys[base64.StdEncoding.EncodeToString(keys[0])] != 1 {
+		t.Errorf("primary keys = %v", resp.PrimaryKeys)
 	}
 }
