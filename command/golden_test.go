@@ -10,7 +10,7 @@ import (
 )
 
 // goldenAgents says which recording stands in for the live agent of each
-// golden CLI output (testdata/cli/index.json) that needed one, and what
+// golden CLI output (testdata/vectors/cli/index.json at the repository root) that needed one, and what
 // varies between that output and the recording's agent state.
 //
 // The recordings were made with other arguments than the golden runs, so

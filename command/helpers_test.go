@@ -146,14 +146,14 @@ func closedAddr(t *testing.T) string {
 
 func golden(t *testing.T, name string) string {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("testdata", "cli", name))
+	b, err := os.ReadFile(filepath.Join("..", "testdata", "vectors", "cli", name))
 	if err != nil {
 		t.Fatal(err)
 	}
 	return string(b)
 }
 
-// goldenEntry is one entry of testdata/cli/index.json.
+// goldenEntry is one entry of testdata/vectors/cli/index.json.
 type goldenEntry struct {
 	Args       []string `json:"args"`
 	ExitCode   int      `json:"exit_code"`

@@ -10,7 +10,7 @@ import (
 )
 
 // goldenDir holds the golden CLI outputs; package command owns the copy.
-var goldenDir = filepath.Join("..", "..", "command", "testdata", "cli")
+var goldenDir = filepath.Join("..", "..", "testdata", "vectors", "cli")
 
 func readGolden(t *testing.T, name string) string {
 	t.Helper()
