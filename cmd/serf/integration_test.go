@@ -285,3 +285,34 @@ func TestIntegrationBadConfigExits(t *testing.T) {
 		})
 	}
 }
+
+func TestIntegrationSecondInterruptAndTerm(t *testing.T) {
+	a := startAgent(t, "sig2-a")
+	b := startAgent(t, "sig2-b", "-join", a.bind)
+	c := startAgent(t, "sig2-c", "-join", a.bind)
+	a.waitMember("sig2-b", "alive", 20*time.Second)
+	a.waitMember("sig2-c", "alive", 20*time.Second)
+
+	// A second interrupt during the graceful leave exits at once, with 1.
+	if err := b.proc.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.proc.WaitOutput("Gracefully shutting down agent...", 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.proc.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	if code, err := b.proc.Wait(10 * time.Second); err != nil || code != 1 {
+		t.Errorf("second SIGINT: exit %d, %v", code, err)
+	}
+
+	// SIGTERM without leave_on_terminate: no leave, exit 1, seen as failed.
+	if err := c.proc.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if code, err := c.proc.Wait(10 * time.Second); err != nil || code != 1 {
+		t.Errorf("SIGTERM: exit %d, %v", code, err)
+	}
+	a.waitMember("sig2-c", "failed", 30*time.Second)
+}
