@@ -1,7 +1,6 @@
 package agent
 
 import (
-	"bytes"
 	"encoding/json"
 	"log"
 	"net"
@@ -10,11 +9,11 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/serfclone/serf/serf"
+	"github.com/serfclone/serf/testutil"
 )
 
 // handlerVector is one file of testdata/vectors/handlers (captured from Serf 0.10).
@@ -135,8 +134,7 @@ func TestHandlerScriptRun(t *testing.T) {
 	dir := t.TempDir()
 	out := filepath.Join(dir, "seen")
 	script := "env | grep '^SERF_' | sort > " + out + "; echo --- >> " + out + "; cat >> " + out
-	var logs bytes.Buffer
-	logger := log.New(&lockedWriter{w: &logs}, "", 0)
+	logger := log.New(&testutil.SyncBuffer{}, "", 0)
 	if err := invokeEventScript(logger, script, vectorSelf, eventFromVector(t, v)); err != nil {
 		t.Fatal(err)
 	}
@@ -159,8 +157,7 @@ func TestHandlerScriptRun(t *testing.T) {
 }
 
 func TestHandlerFailureAndSlowScript(t *testing.T) {
-	var logs bytes.Buffer
-	lw := &lockedWriter{w: &logs}
+	lw := &testutil.SyncBuffer{}
 	logger := log.New(lw, "", 0)
 	err := invokeEventScript(logger, "exit 3", vectorSelf, serf.UserEvent{Name: "x"})
 	if err == nil || err.Error() != "exit status 3" {
@@ -204,7 +201,7 @@ func TestScriptHandlerDoesNotBlock(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := NewScriptEventHandler(func() serf.Member { return vectorSelf }, scripts, log.New(&lockedWriter{w: &bytes.Buffer{}}, "", 0))
+	h := NewScriptEventHandler(func() serf.Member { return vectorSelf }, scripts, log.New(&testutil.SyncBuffer{}, "", 0))
 	defer h.Stop()
 
 	start := time.Now()
@@ -233,23 +230,4 @@ func TestScriptHandlerDoesNotBlock(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-}
-
-// lockedWriter lets a logger be written by scripts' goroutines while the
-// test reads it.
-type lockedWriter struct {
-	mu sync.Mutex
-	w  *bytes.Buffer
-}
-
-func (l *lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
-}
-
-func (l *lockedWriter) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.String()
 }

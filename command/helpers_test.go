@@ -15,29 +15,11 @@ import (
 	"github.com/hashicorp/go-msgpack/v2/codec"
 	"github.com/serfclone/serf/client"
 	"github.com/serfclone/serf/client/clienttest"
+	"github.com/serfclone/serf/testutil"
 )
 
 // testTimeout bounds every wait in these tests.
 const testTimeout = 10 * time.Second
-
-// syncBuffer is a bytes.Buffer safe for the concurrent reads a test makes
-// while a command is still writing.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // result is what one command run printed.
 type result struct {
@@ -48,7 +30,7 @@ type result struct {
 // invocation runs one command the way cmd/serf wires it: output and
 // errors on one stdout, flag errors on stderr.
 type invocation struct {
-	stdout, stderr syncBuffer
+	stdout, stderr testutil.SyncBuffer
 	shutdownCh     chan struct{}
 	once           sync.Once
 }

@@ -1,7 +1,6 @@
 package serf
 
 import (
-	"bytes"
 	"fmt"
 	"net"
 	"strconv"
@@ -18,25 +17,6 @@ import (
 
 // nodeCounter makes node names unique across the tests of one run.
 var nodeCounter atomic.Int64
-
-// lockedBuffer collects a node's log lines; it is printed only when the
-// test fails, so goroutines that log after the test are harmless.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // testConfig returns a config with fast timings bound to a free loopback
 // port, logging into a buffer shown if the test fails.
@@ -71,7 +51,7 @@ func testConfig(t testing.TB) *Config {
 	conf.QueueCheckInterval = 1 * time.Second
 	conf.Metrics = discardMetrics(t)
 
-	logs := &lockedBuffer{}
+	logs := &testutil.SyncBuffer{}
 	conf.LogOutput = logs
 	ml.LogOutput = logs
 	t.Cleanup(func() {
