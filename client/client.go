@@ -21,6 +21,7 @@ package client
 
 import (
 	"fmt"
+	"log"
 	"net"
 	"sync"
 	"time"
@@ -39,6 +40,11 @@ type Config struct {
 	// deadline, because commands such as join or the key operations can
 	// legitimately take long. Zero means DefaultTimeout.
 	Timeout time.Duration
+
+	// Logger receives the client's warnings, such as records of a stream
+	// dropped because its caller fell too far behind. Nil means the
+	// standard logger (stderr), as the reference client does.
+	Logger *log.Logger
 }
 
 // DefaultAddr and DefaultTimeout are the reference client's defaults.
@@ -60,6 +66,7 @@ type StreamHandle uint64
 type RPCClient struct {
 	conn    net.Conn
 	timeout time.Duration
+	logger  *log.Logger // nil means the standard logger
 	frames  *frameReader
 
 	// writeMu serialises requests: a header and its body must reach the
@@ -101,6 +108,7 @@ func ClientFromConfig(c *Config) (*RPCClient, error) {
 		return nil, err
 	}
 	client := newClient(conn, timeout)
+	client.logger = c.Logger
 	if err := client.handshake(IPCVersion); err != nil {
 		client.Close()
 		return nil, err
@@ -258,6 +266,7 @@ func (c *RPCClient) send(command string, body interface{}, h seqHandler) (uint64
 // On a closed client it ends the stream at once instead, closing the
 // caller's channels, and returns false.
 func (c *RPCClient) startPump(s *streamState) bool {
+	s.queue.setLogger(s.command, c.logger)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closed {

@@ -124,9 +124,10 @@ func (c *RPCClient) keyCall(command string, req *KeyRequest) (KeyResponse, error
 // Monitor streams the agent's log lines at level or above (TRACE, DEBUG,
 // INFO, WARN or ERR, any case) to ch, starting with the agent's buffered
 // recent lines. Lines are delivered in order from a goroutine of the
-// stream's own, so a slow reader does not hold up other requests; only
-// when it falls 512 lines behind does the client wait for it rather than
-// drop lines.
+// stream's own, so a slow reader does not hold up other requests, and it
+// may send other requests on this client from inside its receive loop.
+// A reader that falls 4096 lines behind loses the lines that arrive
+// until it catches up; the client logs how many to Config.Logger.
 //
 // The client closes ch when the monitor ends: after Stop, Close or a lost
 // connection, or at once when the agent refuses the request (then Monitor

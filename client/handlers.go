@@ -57,10 +57,15 @@ func (h *responseHandler) finish(err error) {
 // wait blocks until the reply arrived or the connection ended.
 func (h *responseHandler) wait() error { return <-h.done }
 
-// streamQueueLen is how many records a stream holds for a caller that is
-// slower than the agent. Past it the reader waits for the caller (holding
-// up the other replies of the connection) rather than dropping records.
-const streamQueueLen = 512
+// streamQueueLimit is how many records a stream holds for a caller that
+// is slower than the agent. Past it, records are dropped and counted, as
+// the reference client drops log lines when the monitor channel is full:
+// the reader goroutine serves every request of the connection, so it must
+// never wait for one caller (a caller that sends another request from
+// inside its stream loop would wait for a reply the reader cannot reach).
+// The limit bounds memory; a burst this long is far beyond what a caller
+// that keeps reading ever falls behind.
+const streamQueueLimit = 4096
 
 // delivery hands one record to a caller channel. It returns false if stop
 // closed first.
@@ -72,21 +77,20 @@ type delivery func(stop <-chan struct{}) bool
 //
 // Records go to the caller's channels from a pump goroutine of their own,
 // in arrival order, through a bounded queue. So the reader goroutine never
-// waits for a caller (unless one falls streamQueueLen records behind), and
-// Stop, Close and other requests never depend on callers reading.
+// waits for a caller, and Stop, Close and other requests never depend on
+// callers reading.
 type streamState struct {
 	command string
 	opened  bool       // whether the opening reply arrived; reader goroutine only
 	openCh  chan error // buffered; receives the opening reply's result once
 	openMu  sync.Once
 
-	queue     chan delivery // filled by the reader goroutine only
-	queueOnce sync.Once     // closes queue: no more records, flush then end
-	stopCh    chan struct{} // closed to end at once, dropping what is queued
-	stopOnce  sync.Once
+	queue    recordQueue
+	stopCh   chan struct{} // closed to end at once, dropping what is queued
+	stopOnce sync.Once
 
 	resultOnce sync.Once
-	result     error // how the stream ended; read by the pump after queue or stopCh closed
+	result     error // how the stream ended; read by the pump after the queue or stopCh closed
 
 	// closeChannels closes the caller's channels; the pump runs it once,
 	// after its last send.
@@ -97,7 +101,7 @@ func newStreamState(command string) streamState {
 	return streamState{
 		command: command,
 		openCh:  make(chan error, 1),
-		queue:   make(chan delivery, streamQueueLen),
+		queue:   newRecordQueue(streamQueueLimit),
 		stopCh:  make(chan struct{}),
 	}
 }
@@ -120,20 +124,16 @@ func (s *streamState) open(hdr *ResponseHeader) bool {
 // stream was torn down before that.
 func (s *streamState) waitOpen() error { return <-s.openCh }
 
-// push queues a record for the caller. Only the reader goroutine calls it.
-func (s *streamState) push(d delivery) {
-	select {
-	case s.queue <- d:
-	case <-s.stopCh:
-	}
-}
+// push queues a record for the caller without ever waiting. Only the
+// reader goroutine calls it.
+func (s *streamState) push(d delivery) { s.queue.push(d) }
 
 // finish ends the stream after the queued records are delivered. Only the
-// reader goroutine calls it, since it closes the queue push writes to.
+// reader goroutine calls it.
 func (s *streamState) finish(result error) {
 	s.setResult(result)
 	s.openMu.Do(func() { s.openCh <- ErrStreamClosed })
-	s.queueOnce.Do(func() { close(s.queue) })
+	s.queue.close()
 }
 
 // abort ends the stream now, dropping queued records. Any goroutine may
@@ -154,12 +154,8 @@ func (s *streamState) setResult(err error) {
 func (s *streamState) pump() {
 	defer func() { s.closeChannels(s.result) }()
 	for {
-		select {
-		case d, ok := <-s.queue:
-			if !ok || !d(s.stopCh) {
-				return
-			}
-		case <-s.stopCh:
+		d, ok := s.queue.next(s.stopCh)
+		if !ok || !d(s.stopCh) {
 			return
 		}
 	}
