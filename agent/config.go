@@ -153,6 +153,9 @@ type Config struct {
 	// MetricsAddr, if set, serves Prometheus metrics at /metrics on this
 	// host:port. Not in Serf 0.10.
 	MetricsAddr string `config:"metrics_addr"`
+	// LogJSON writes log lines as JSON objects (see NewJSONLogWriter) on
+	// stdout and syslog. Not in Serf 0.10.
+	LogJSON bool `config:"log_json"`
 	// ValidateNodeNames is accepted but never merged nor applied.
 	ValidateNodeNames bool `config:"validate_node_names"`
 	// MsgpackUseNewTimeFormat is accepted but never merged nor applied.
@@ -492,6 +495,7 @@ func MergeConfig(a, b *Config) *Config {
 	result.MDNS.DisableIPv6 = a.MDNS.DisableIPv6 || b.MDNS.DisableIPv6
 	result.DisableNameResolution = a.DisableNameResolution || b.DisableNameResolution
 	result.EnableSyslog = a.EnableSyslog || b.EnableSyslog
+	result.LogJSON = a.LogJSON || b.LogJSON
 	result.RejoinAfterLeave = a.RejoinAfterLeave || b.RejoinAfterLeave
 
 	if b.Protocol > 0 {

@@ -50,6 +50,15 @@ func (s *stringList) Set(v string) error {
 // '<arg>'", then "Error: <duration parse error>" for -retry-interval and
 // -broadcast-timeout. Positional arguments end parsing and are ignored.
 func ParseFlags(args []string, errOut io.Writer) (*Config, []string, error) {
+	return parseFlags(args, errOut, nil)
+}
+
+// VisitFlags calls fn for every flag `serf agent` accepts, in name order,
+// so the help test and shell completion need no list of their own.
+func VisitFlags(fn func(*flag.Flag)) { parseFlags(nil, nil, fn) }
+
+// parseFlags is ParseFlags; with visit set it only shows visit the flags.
+func parseFlags(args []string, errOut io.Writer, visit func(*flag.Flag)) (*Config, []string, error) {
 	if errOut == nil {
 		errOut = io.Discard
 	}
@@ -99,7 +108,12 @@ func ParseFlags(args []string, errOut io.Writer) (*Config, []string, error) {
 	fs.BoolVar(&disableCompression, "disable-compression", false, "disable compression of broadcast messages")
 	fs.StringVar(&broadcastTimeout, "broadcast-timeout", "", "timeout for broadcast messages")
 	fs.StringVar(&cmd.MetricsAddr, "metrics-addr", "", "address to serve Prometheus metrics on")
+	fs.BoolVar(&cmd.LogJSON, "log-json", false, "write log lines as JSON objects")
 
+	if visit != nil {
+		fs.VisitAll(visit)
+		return nil, nil, nil
+	}
 	if err := fs.Parse(args); err != nil {
 		return nil, nil, &FlagError{Err: err}
 	}
@@ -226,93 +240,111 @@ func buildConfig(args []string, errOut io.Writer,
 // HelpText is the help of `serf agent` (printed followed by "\n").
 const HelpText = `Usage: serf agent [options]
 
-  Starts the Serf agent and runs until an interrupt is received. The
-  agent represents a single node in a cluster.
+  Runs this machine's member of a Serf cluster in the foreground until it is
+  stopped. Ctrl-C (SIGINT) leaves the cluster gracefully first; SIGHUP
+  reloads the configuration files.
 
 Options:
 
-  -bind=0.0.0.0:7946       Address to bind network listeners to. To use an IPv6
-                           address, specify [::1] or [::1]:7946.
-  -iface                   Network interface to bind to. Can be used instead of
-                           -bind if the interface is known but not the address.
-                           If both are provided, then Serf verifies that the
-                           interface has the bind address that is provided. This
-                           flag also sets the multicast device used for -discover,
-                           if mdns-iface is not specified.
-  -mdns-iface              Network interface to use for mDNS. If not provided, the
-                           -iface value is used.
-  -mdns-disable-ipv4       Disable IPv4 for mDNS.
-  -mdns-disable-ipv6       Disable IPv6 for mDNS.
-  -advertise=0.0.0.0       Address to advertise to the other cluster members
-  -config-file=foo         Path to a JSON file to read configuration from.
-                           This can be specified multiple times.
-  -config-dir=foo          Path to a directory to read configuration files
-                           from. This will read every file ending in ".json"
-                           as configuration in this directory in alphabetical
-                           order.
-  -discover=cluster        A cluster name used to discovery peers. On
-                           networks that support multicast, this can be used to have
-                           peers join each other without an explicit join.
-  -encrypt=foo             Key for encrypting network traffic within Serf.
-                           Must be a base64-encoded 32-byte key.
-  -keyring-file            The keyring file is used to store encryption keys used
-                           by Serf. As encryption keys are changed, the content of
-                           this file is updated so that the same keys may be used
-                           during later agent starts.
-  -event-handler=foo       Script to execute when events occur. This can
-                           be specified multiple times. See the event scripts
-                           section below for more info.
-  -join=addr               An initial agent to join with. This flag can be
-                           specified multiple times.
-  -log-level=info          Log level of the agent.
-  -node=hostname           Name of this node. Must be unique in the cluster
-  -profile=[lan|wan|local] Profile is used to control the timing profiles used in Serf.
-						   The default if not provided is lan.
-  -protocol=n              Serf protocol version to use. This defaults to
-                           the latest version, but can be set back for upgrades.
-  -rejoin                  Ignores a previous leave and attempts to rejoin the cluster.
-                           Only works if provided along with a snapshot file.
-  -retry-join=addr         An agent to join with. This flag be specified multiple times.
-                           Does not exit on failure like -join, used to retry until success.
-  -retry-interval=30s      Sets the interval on which a node will attempt to retry joining
-                           nodes provided by -retry-join. Defaults to 30s.
-  -retry-max=0             Limits the number of retry events. Defaults to 0 for unlimited.
-  -disable-compression     Disable message compression for broadcasting events. Enabled by default.
-  -role=foo                The role of this node, if any. This can be used
-                           by event scripts to differentiate different types
-                           of nodes that may be part of the same cluster.
-                           '-role' is deprecated in favor of '-tag role=foo'.
-  -rpc-addr=127.0.0.1:7373 Address to bind the RPC listener.
-  -snapshot=path/to/file   The snapshot file is used to store alive nodes and
-                           event information so that Serf can rejoin a cluster
-                           and avoid event replay on restart.
-  -tag key=value           Tag can be specified multiple times to attach multiple
-                           key/value tag pairs to the given node.
-  -tags-file=/path/to/file The tags file is used to persist tag data. As an agent's
-                           tags are changed, the tags file will be updated. Tags
-                           can be reloaded during later agent starts. This option
-                           is incompatible with the '-tag' option and requires there
-                           be no tags in the agent configuration file, if given.
-  -syslog                  When provided, logs will also be sent to syslog.
-  -broadcast-timeout=5s    Sets the broadcast timeout, which is the max time allowed for
-                           responses to events including leave and force remove messages.
-                           Defaults to 5s.
+  -bind=0.0.0.0:7946        Address and port for gossip, over both UDP and TCP.
+                            Write IPv6 addresses in brackets, such as
+                            [::1]:7946.
+  -iface                    Network interface to take the bind address from,
+                            for when you know the interface but not its
+                            address. With -bind as well, the interface must
+                            carry that address. Also the interface mDNS uses,
+                            unless -mdns-iface says otherwise.
+  -mdns-iface               Network interface for mDNS discovery (-discover).
+                            Defaults to -iface.
+  -mdns-disable-ipv4        Do not use IPv4 for mDNS discovery.
+  -mdns-disable-ipv6        Do not use IPv6 for mDNS discovery.
+  -advertise=0.0.0.0        Address (optionally :port) other members should use
+                            to reach this one, when it differs from the bind
+                            address, for example behind NAT.
+  -config-file=foo          Read settings from this JSON file. Repeatable;
+                            later files override earlier ones, and flags
+                            override files.
+  -config-dir=foo           Read every file ending in .json in this directory,
+                            in alphabetical order, as configuration.
+                            Repeatable.
+  -discover=cluster         Find and join other agents of this cluster name
+                            through mDNS on the local network, with no -join
+                            address.
+  -encrypt=foo              Encrypt gossip with this key: 32 bytes in base64,
+                            as "serf keygen" prints. Every member needs the
+                            same key.
+  -keyring-file             Path of a JSON file listing the encryption keys
+                            (primary first). The agent reads it at start and
+                            rewrites it after every "serf keys" change, so a
+                            restart keeps the current keys.
+  -event-handler=foo        Program to run on cluster events. Repeatable. See
+                            "Event handlers" below for the forms it takes.
+  -handler-timeout=<duration>
+                            Longest time one event handler may run before it is
+                            stopped.
+  -handler-queue-limit=<n>  Most events waiting for a busy handler; past it,
+                            new events for that handler are dropped with a
+                            warning.
+  -join=addr                Address of a member to join at start. Repeatable.
+                            The agent exits if none of them can be reached.
+  -replay                   With -join, also hand the user events the cluster
+                            already holds to this agent's handlers.
+  -retry-join=addr          Like -join, but keeps trying every -retry-interval
+                            until one address works, instead of exiting.
+                            Repeatable.
+  -retry-interval=30s       Pause between -retry-join attempts (at least 1s).
+  -retry-max=0              Give up and exit after this many failed -retry-join
+                            attempts; 0 tries forever.
+  -rejoin                   After a restart, join the members recorded in the
+                            snapshot even if this agent left the cluster
+                            gracefully last time. Needs -snapshot.
+  -snapshot=path/to/file    File in which the agent records the members and
+                            event clocks, so that after a restart it rejoins
+                            them and does not run handlers again for events it
+                            saw.
+  -log-level=info           Lowest level logged: trace, debug, info, warn or
+                            err.
+  -log-json                 Write each log line as one JSON object (@timestamp,
+                            @level, @module, @message) instead of text, on
+                            stdout and to syslog.
+  -syslog                   Send the log to the local syslog daemon as well.
+  -node=hostname            Name of this member; it must be unique in the
+                            cluster. Defaults to the host name.
+  -profile=[lan|wan|local]  Timing preset for failure detection and gossip: lan
+                            (the default), wan for links with high latency,
+                            local for one machine.
+  -protocol=n               Serf protocol version to speak. The newest is the
+                            default; pick an older one only while upgrading a
+                            cluster.
+  -disable-compression      Send gossip messages uncompressed (they are
+                            compressed by default).
+  -broadcast-timeout=5s     How long to wait for broadcasts such as a leave or
+                            a force-leave to spread (at least 1s).
+  -role=foo                 Old way of setting tag "role"; use -tag role=foo
+                            instead.
+  -tag key=value            Give this member a tag. Repeatable, one key=value
+                            each.
+  -tags-file=/path/to/file  JSON file holding this member's tags: read at start
+                            and rewritten whenever "serf tags" changes them.
+                            Cannot be combined with -tag or with tags in the
+                            configuration.
+  -rpc-addr=127.0.0.1:7373  Address the RPC listener binds, for the serf
+                            commands and other clients.
+  -http-addr=<addr>         Address for the HTTP API, as host:port; off when
+                            empty.
+  -metrics-addr=<addr>      Serve /metrics in the Prometheus text format on
+                            this host:port; off when empty.
 
 Event handlers:
 
-  For more information on what event handlers are, please read the
-  Serf documentation. This section will document how to configure them
-  on the command-line. There are three methods of specifying an event
-  handler:
+  An event handler is a program the agent starts for cluster events. It
+  reads the event from its environment (SERF_EVENT and related variables)
+  and, for user events and queries, the payload from stdin. -event-handler
+  takes one of three forms:
 
-  - The value can be a plain script, such as "event.sh". In this case,
-    Serf will send all events to this script, and you'll be responsible
-    for differentiating between them based on the SERF_EVENT.
-
-  - The value can be in the format of "TYPE=SCRIPT", such as
-    "member-join=join.sh". With this format, Serf will only send events
-    of that type to that script.
-
-  - The value can be in the format of "user:EVENT=SCRIPT", such as
-    "user:deploy=deploy.sh". This means that Serf will only invoke this
-    script in the case of user events named "deploy".`
+    script.sh                    runs for every event; the script looks at
+                                 SERF_EVENT to tell them apart
+    member-join=script.sh        runs only for that type of event (several
+                                 types may be given, separated by commas)
+    user:deploy=script.sh        runs only for user events named deploy
+                                 (query:NAME does the same for queries)`

@@ -50,7 +50,7 @@ type AgentCommand struct {
 }
 
 // Synopsis implements cli.Command.
-func (c *AgentCommand) Synopsis() string { return "Runs a Serf agent" }
+func (c *AgentCommand) Synopsis() string { return "Run a Serf agent (a cluster member)" }
 
 // Help implements cli.Command.
 func (c *AgentCommand) Help() string { return agent.HelpText }

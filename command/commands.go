@@ -15,24 +15,33 @@ func Commands(ui cli.Ui, shutdownCh <-chan struct{}, extra map[string]cli.Comman
 // CommandsWithMeta is Commands with every shared setting spelled out, for
 // callers that also redirect flag errors (main's tests do).
 func CommandsWithMeta(m Meta, extra map[string]cli.CommandFactory) map[string]cli.CommandFactory {
-	commands := map[string]cli.CommandFactory{
-		"event":        func() (cli.Command, error) { return &EventCommand{Meta: m}, nil },
-		"force-leave":  func() (cli.Command, error) { return &ForceLeaveCommand{Meta: m}, nil },
-		"info":         func() (cli.Command, error) { return &InfoCommand{Meta: m}, nil },
-		"join":         func() (cli.Command, error) { return &JoinCommand{Meta: m}, nil },
-		"keygen":       func() (cli.Command, error) { return &KeygenCommand{Meta: m}, nil },
-		"keys":         func() (cli.Command, error) { return &KeysCommand{Meta: m}, nil },
-		"leave":        func() (cli.Command, error) { return &LeaveCommand{Meta: m}, nil },
-		"members":      func() (cli.Command, error) { return &MembersCommand{Meta: m}, nil },
-		"monitor":      func() (cli.Command, error) { return &MonitorCommand{Meta: m}, nil },
-		"query":        func() (cli.Command, error) { return &QueryCommand{Meta: m}, nil },
-		"reachability": func() (cli.Command, error) { return &ReachabilityCommand{Meta: m}, nil },
-		"rtt":          func() (cli.Command, error) { return &RTTCommand{Meta: m}, nil },
-		"tags":         func() (cli.Command, error) { return &TagsCommand{Meta: m}, nil },
-		"version":      func() (cli.Command, error) { return &VersionCommand{Meta: m}, nil },
+	commands := make(map[string]cli.CommandFactory)
+	for name, build := range builtins() {
+		commands[name] = func() (cli.Command, error) { return build(m), nil }
 	}
 	for name, factory := range extra {
 		commands[name] = factory
 	}
 	return commands
+}
+
+// builtins are the constructors of the subcommands in the shared table,
+// by name.
+func builtins() map[string]func(Meta) cli.Command {
+	return map[string]func(Meta) cli.Command{
+		"event":        func(m Meta) cli.Command { return &EventCommand{Meta: m} },
+		"force-leave":  func(m Meta) cli.Command { return &ForceLeaveCommand{Meta: m} },
+		"info":         func(m Meta) cli.Command { return &InfoCommand{Meta: m} },
+		"join":         func(m Meta) cli.Command { return &JoinCommand{Meta: m} },
+		"keygen":       func(m Meta) cli.Command { return &KeygenCommand{Meta: m} },
+		"keys":         func(m Meta) cli.Command { return &KeysCommand{Meta: m} },
+		"leave":        func(m Meta) cli.Command { return &LeaveCommand{Meta: m} },
+		"members":      func(m Meta) cli.Command { return &MembersCommand{Meta: m} },
+		"monitor":      func(m Meta) cli.Command { return &MonitorCommand{Meta: m} },
+		"query":        func(m Meta) cli.Command { return &QueryCommand{Meta: m} },
+		"reachability": func(m Meta) cli.Command { return &ReachabilityCommand{Meta: m} },
+		"rtt":          func(m Meta) cli.Command { return &RTTCommand{Meta: m} },
+		"tags":         func(m Meta) cli.Command { return &TagsCommand{Meta: m} },
+		"version":      func(m Meta) cli.Command { return &VersionCommand{Meta: m} },
+	}
 }

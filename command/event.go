@@ -10,22 +10,27 @@ type EventCommand struct {
 	Meta
 }
 
-func (c *EventCommand) Synopsis() string { return "Send a custom event through the Serf cluster" }
+func (c *EventCommand) Synopsis() string { return "Fire a user event across the cluster" }
 
 func (c *EventCommand) Help() string {
 	return strings.TrimSpace(`
 Usage: serf event [options] name payload
 
-  Dispatches a custom event across the Serf cluster.
+  Asks the agent to broadcast a user event called name to every member, where
+  event handlers and "serf monitor" see it. The payload is optional and is
+  sent as given, in bytes; name and payload together must stay small (the
+  agent refuses events too large for one gossip message).
 
 Options:
 
-  -coalesce=true/false      Whether this event can be coalesced. This means
-                            that repeated events of the same name within a
-                            short period of time are ignored, except the last
-                            one received. Default is true.
-  -rpc-addr=127.0.0.1:7373  RPC address of the Serf agent.
-  -rpc-auth=""              RPC auth token of the Serf agent.
+  -coalesce=true/false      With true (the default), members that get several
+                            events of this name in a short window may hand only
+                            the newest one to their handlers. Use false when
+                            every event matters.
+  -rpc-addr=127.0.0.1:7373  Where the agent listens for RPC, as host:port. When
+                            the flag is absent, SERF_RPC_ADDR is used if set.
+  -rpc-auth=""              Token for an agent configured with rpc_auth. When
+                            the flag is absent, SERF_RPC_AUTH is used if set.
 `)
 }
 

@@ -12,25 +12,26 @@ type ForceLeaveCommand struct {
 }
 
 func (c *ForceLeaveCommand) Synopsis() string {
-	return `Forces a member of the cluster to enter the "left" state`
+	return "Mark a member as \"left\" without its help"
 }
 
 func (c *ForceLeaveCommand) Help() string {
 	return strings.TrimSpace(`
 Usage: serf force-leave [options] name
 
-  Forces a member of a Serf cluster to enter the "left" state. Note
-  that if the member is still actually alive, it will eventually rejoin
-  the cluster. This command is most useful for cleaning out "failed" nodes
-  that are never coming back. If you do not force leave a failed node,
-  Serf will attempt to reconnect to those failed nodes for some period of
-  time before eventually reaping them.
+  Moves the member called name to the "left" state in the whole cluster. Use
+  it for nodes that failed and will not come back: otherwise members keep
+  trying to reach a failed node until it is reaped. A node that is in fact
+  still running will simply join again.
 
 Options:
 
-  -rpc-addr=127.0.0.1:7373  RPC address of the Serf agent.
-  -rpc-auth=""              RPC auth token of the Serf agent.
-  -prune                    Remove agent forcibly from list of members
+  -rpc-addr=127.0.0.1:7373  Where the agent listens for RPC, as host:port. When
+                            the flag is absent, SERF_RPC_ADDR is used if set.
+  -rpc-auth=""              Token for an agent configured with rpc_auth. When
+                            the flag is absent, SERF_RPC_AUTH is used if set.
+  -prune                    Also erase the member from the member list at once,
+                            instead of keeping it as "left" until it is reaped.
 `)
 }
 

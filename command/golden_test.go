@@ -10,7 +10,8 @@ import (
 )
 
 // goldenAgents says which recording stands in for the live agent of each
-// golden CLI output (testdata/vectors/cli/index.json at the repository root) that needed one, and what
+// golden CLI output (testdata/vectors/cli/index.json at the repository
+// root) that needed one, and what
 // varies between that output and the recording's agent state.
 //
 // The recordings were made with other arguments than the golden runs, so
@@ -40,7 +41,6 @@ var goldenAgents = map[string]struct {
 	"query-json.txt":            {"query-json", nil},
 	"query-no-ack.txt":          {"query-no-ack", nil},
 	"keys-list.txt":             {"keys-list", maskKeys}, // recorded before the rotation
-	"members-unknown-flag.txt":  {"-", nil},              // fails before connecting
 	"event-no-name.txt":         {"-", nil},
 	"query-no-name.txt":         {"-", nil},
 	"join-no-address.txt":       {"-", nil},
@@ -66,11 +66,18 @@ func TestGoldenOutputs(t *testing.T) {
 			continue // top-level behaviour
 		}
 		if e.Args[len(e.Args)-1] == "-h" {
-			continue // help requests never reach the command; see TestHelpTexts
+			continue // help requests never reach the command; see TestHelpDocumentsFlags
 		}
 		t.Run(strings.Join(e.Args[1:], " "), func(t *testing.T) {
 			args := e.Args[1:]
+			if e.FactsFile != "" {
+				assertFlagError(t, e)
+				return
+			}
 			want := golden(t, e.StdoutFile)
+			if strings.Contains(e.Notes, "cut after the usage line") {
+				want = withHelp(t, args[0], want)
+			}
 			if args[0] == "keygen" {
 				assertKey(t, runCommand(t, args...), e)
 				return
@@ -132,31 +139,33 @@ func assertKey(t *testing.T, got result, e goldenEntry) {
 	}
 }
 
-// Every golden help text, byte for byte: the CLI prints Help() and a
-// newline on stderr for `serf <command> -h`.
-func TestHelpTexts(t *testing.T) {
-	commands := CommandsWithMeta(Meta{}, nil)
-	for name, factory := range commands {
-		t.Run(name, func(t *testing.T) {
-			cmd, err := factory()
-			if err != nil {
-				t.Fatal(err)
-			}
-			if got, want := cmd.Help()+"\n", golden(t, "help-"+name+".stderr.txt"); got != want {
-				t.Errorf("help:\n%s\nwant:\n%s", got, want)
-			}
-		})
+// withHelp completes a golden cut after the usage line of the command's
+// help: our help must start with that line, and follows in full.
+func withHelp(t *testing.T, name, cut string) string {
+	t.Helper()
+	help := helpText(t, name)
+	head, usage, ok := strings.Cut(strings.TrimSuffix(cut, "\n"), "Usage: ")
+	if !ok {
+		t.Fatalf("golden %q has no usage line", cut)
 	}
+	if !strings.HasPrefix(help, "Usage: "+usage+"\n") {
+		t.Fatalf("help of %s starts %q, want the usage line %q", name, help[:min(len(help), 60)], "Usage: "+usage)
+	}
+	return head + help + "\n"
 }
 
-// The synopses appear in the top-level usage text.
-func TestSynopses(t *testing.T) {
-	usage := golden(t, "usage-no-args.stderr.txt")
-	for name, factory := range CommandsWithMeta(Meta{}, nil) {
-		cmd, _ := factory()
-		line := "    " + name + strings.Repeat(" ", len("reachability")-len(name)) + "    " + cmd.Synopsis() + "\n"
-		if !strings.Contains(usage, line) {
-			t.Errorf("usage text lacks %q", line)
-		}
+// assertFlagError checks a bad flag: Serf's error line alone on stderr,
+// then our help on stdout, and the exit code.
+func assertFlagError(t *testing.T, e goldenEntry) {
+	t.Helper()
+	got := runCommand(t, e.Args[1:]...)
+	if got.code != e.ExitCode {
+		t.Errorf("exit code %d, want %d", got.code, e.ExitCode)
+	}
+	if want := e.ErrorLine + "\n"; got.stderr != want {
+		t.Errorf("stderr %q, want %q", got.stderr, want)
+	}
+	if want := helpText(t, e.Args[1]) + "\n"; got.stdout != want {
+		t.Errorf("stdout:\n%s\nwant the help:\n%s", got.stdout, want)
 	}
 }

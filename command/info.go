@@ -10,22 +10,24 @@ type InfoCommand struct {
 	Meta
 }
 
-func (c *InfoCommand) Synopsis() string { return "Provides debugging information for operators" }
+func (c *InfoCommand) Synopsis() string { return "Show the agent's state and counters for debugging" }
 
 func (c *InfoCommand) Help() string {
 	return strings.TrimSpace(`
 Usage: serf info [options]
 
-	Provides debugging information for operators
+  Prints what the agent knows about itself, section by section (agent,
+  runtime, serf, tags): the node name, member counts, Lamport clocks, queue
+  depths and the like. Useful when something looks wrong.
 
 Options:
 
-  -format                  If provided, output is returned in the specified
-                           format. Valid formats are 'json', and 'text' (default)
-
-  -rpc-addr=127.0.0.1:7373 RPC address of the Serf agent.
-
-  -rpc-auth=""             RPC auth token of the Serf agent.
+  -format                   Output format, text (the default) or json. Give it
+                            as -format=json.
+  -rpc-addr=127.0.0.1:7373  Where the agent listens for RPC, as host:port. When
+                            the flag is absent, SERF_RPC_ADDR is used if set.
+  -rpc-auth=""              Token for an agent configured with rpc_auth. When
+                            the flag is absent, SERF_RPC_AUTH is used if set.
 `)
 }
 

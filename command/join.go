@@ -10,20 +10,26 @@ type JoinCommand struct {
 	Meta
 }
 
-func (c *JoinCommand) Synopsis() string { return "Tell Serf agent to join cluster" }
+func (c *JoinCommand) Synopsis() string { return "Ask the agent to join other members" }
 
 func (c *JoinCommand) Help() string {
 	return strings.TrimSpace(`
 Usage: serf join [options] address ...
 
-  Tells a running Serf agent (with "serf agent") to join the cluster
-  by specifying at least one existing member.
+  Makes a running agent contact one or more members of a cluster and join
+  through them. Each address is host or host:port (port 7946 when left out).
+  The command succeeds when at least one address could be reached, and says
+  how many were.
 
 Options:
 
-  -replay                   Replay past user events.
-  -rpc-addr=127.0.0.1:7373  RPC address of the Serf agent.
-  -rpc-auth=""              RPC auth token of the Serf agent.
+  -replay                   Also pass the user events the cluster already holds
+                            to this agent, so its handlers run for them. Off by
+                            default.
+  -rpc-addr=127.0.0.1:7373  Where the agent listens for RPC, as host:port. When
+                            the flag is absent, SERF_RPC_ADDR is used if set.
+  -rpc-auth=""              Token for an agent configured with rpc_auth. When
+                            the flag is absent, SERF_RPC_AUTH is used if set.
 `)
 }
 

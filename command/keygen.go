@@ -15,15 +15,15 @@ type KeygenCommand struct {
 // keyLength is the size of the keys keygen makes: AES-256.
 const keyLength = 32
 
-func (c *KeygenCommand) Synopsis() string { return "Generates a new encryption key" }
+func (c *KeygenCommand) Synopsis() string { return "Print a fresh random encryption key" }
 
 func (c *KeygenCommand) Help() string {
 	return strings.TrimSpace(`
 Usage: serf keygen
 
-  Generates a new encryption key that can be used to configure the
-  agent to encrypt traffic. The output of this command is already
-  in the proper format that the agent expects.
+  Prints 32 random bytes in base64: a key ready for the agent's -encrypt
+  flag, its encrypt_key setting, its keyring file or "serf keys -install". No
+  agent is needed; arguments are ignored.
 `)
 }
 

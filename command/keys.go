@@ -13,45 +13,43 @@ type KeysCommand struct {
 }
 
 func (c *KeysCommand) Synopsis() string {
-	return "Manipulate the internal encryption keyring used by Serf"
+	return "Inspect and rotate the cluster's gossip encryption keys"
 }
 
 func (c *KeysCommand) Help() string {
 	return strings.TrimSpace(`
 Usage: serf keys [options]...
 
-  Manage the internal encryption keyring used by Serf. Modifications made by
-  this command will be broadcasted to all members in the cluster and applied
-  locally on each member. Operations of this command are idempotent.
+  Changes or lists the keys that encrypt gossip, on every member at once: the
+  agent sends the request to the whole cluster and waits for each member's
+  answer. Repeating a change is harmless.
 
-  To facilitate key rotation, Serf allows for multiple encryption keys to be in
-  use simultaneously. Only one key, the "primary" key, will be used for
-  encrypting messages. All other keys are used for decryption only.
+  A member may hold several keys. It encrypts with one, the primary key, and
+  tries all of them when decrypting. To rotate, install the new key, make it
+  primary with -use once every member has it, then remove the old one. Extra
+  keys cost CPU on every message, so keep more than one only while rotating.
 
-  All variations of this command will return 0 if all nodes reply and report
-  no errors. If any node fails to respond or reports failure, we return 1.
+  Exit status is 0 when every member answered and none reported a problem, 1
+  otherwise; the members that reported an error are listed with their message.
 
-  WARNING: Running with multiple encryption keys enabled is recommended as a
-  transition state only. Performance may be impacted by using multiple keys.
+  Give exactly one of the options below besides the RPC ones.
 
 Options:
 
-  -install=<key>            Install a new key onto Serf's internal keyring. This
-                            will enable the key for decryption. The key will not
-                            be used to encrypt messages until the primary key is
-                            changed.
-  -use=<key>                Change the primary key used for encrypting messages.
-                            All nodes in the cluster must already have this key
-                            installed if they are to continue communicating with
-                            eachother.
-  -remove=<key>             Remove a key from Serf's internal keyring. The key
-                            being removed may not be the current primary key.
-  -list                     List all currently known keys in the cluster. This
-                            will ask all nodes in the cluster for a list of keys
-                            and dump a summary containing each key and the
-                            number of members it is installed on to the console.
-  -rpc-addr=127.0.0.1:7373  RPC address of the Serf agent.
-  -rpc-auth=""              RPC auth token of the Serf agent.
+  -install=<key>            Add a base64 key to every keyring. Members accept
+                            messages encrypted with it at once but keep
+                            encrypting with the primary key.
+  -use=<key>                Make an installed key the primary key everywhere.
+                            Install it on every member first, or those without
+                            it stop understanding the others.
+  -remove=<key>             Delete a key from every keyring. The primary key
+                            cannot be removed.
+  -list                     Ask every member for its keys and print each key
+                            with the number of members that hold it.
+  -rpc-addr=127.0.0.1:7373  Where the agent listens for RPC, as host:port. When
+                            the flag is absent, SERF_RPC_ADDR is used if set.
+  -rpc-auth=""              Token for an agent configured with rpc_auth. When
+                            the flag is absent, SERF_RPC_AUTH is used if set.
 `)
 }
 

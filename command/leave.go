@@ -10,18 +10,22 @@ type LeaveCommand struct {
 	Meta
 }
 
-func (c *LeaveCommand) Synopsis() string { return "Gracefully leaves the Serf cluster and shuts down" }
+func (c *LeaveCommand) Synopsis() string { return "Make the agent leave the cluster and exit" }
 
 func (c *LeaveCommand) Help() string {
 	return strings.TrimSpace(`
-Usage: serf leave
+Usage: serf leave [options]
 
-  Causes the agent to gracefully leave the Serf cluster and shutdown.
+  Tells the agent to announce to the cluster that it is leaving, wait for
+  that to spread, and then stop. The other members then list it as "left"
+  rather than "failed", and run no failure handling for it.
 
 Options:
 
-  -rpc-addr=127.0.0.1:7373  RPC address of the Serf agent.
-  -rpc-auth=""              RPC auth token of the Serf agent.
+  -rpc-addr=127.0.0.1:7373  Where the agent listens for RPC, as host:port. When
+                            the flag is absent, SERF_RPC_ADDR is used if set.
+  -rpc-auth=""              Token for an agent configured with rpc_auth. When
+                            the flag is absent, SERF_RPC_AUTH is used if set.
 `)
 }
 

@@ -34,44 +34,37 @@ type membersJSON struct {
 	Members []memberJSON `json:"members"`
 }
 
-func (c *MembersCommand) Synopsis() string { return "Lists the members of a Serf cluster" }
+func (c *MembersCommand) Synopsis() string { return "List the members the agent knows" }
 
 func (c *MembersCommand) Help() string {
 	return strings.TrimSpace(`
 Usage: serf members [options]
 
-  Outputs the members of a running Serf agent.
+  Prints one line per member the agent knows of, including members that left
+  or failed and are not yet reaped: name, address, status and tags. The
+  filters below combine: a member is listed when it matches all of them.
 
 Options:
 
-  -detailed                 Additional information such as protocol verions
-                            will be shown (only affects text output format).
-
-  -format                   If provided, output is returned in the specified
-                            format. Valid formats are 'json', and 'text' (default)
-
-  -name=<regexp>            If provided, only members matching the regexp are
-                            returned. The regexp is anchored at the start and end,
-                            and must be a full match.
-
-  -role=<regexp>            If provided, output is filtered to only nodes matching
-                            the regular expression for role
-                            '-role' is deprecated in favor of '-tag role=foo'.
-                            The regexp is anchored at the start and end, and must be
-                            a full match.
-
-  -status=<regexp>          If provided, output is filtered to only nodes matching
-                            the regular expression for status
-
-  -tag <key>=<regexp>       If provided, output is filtered to only nodes with the
-                            tag <key> with value matching the regular expression.
-                            tag can be specified multiple times to filter on
-                            multiple keys. The regexp is anchored at the start and end,
-                            and must be a full match.
-
-  -rpc-addr=127.0.0.1:7373  RPC address of the Serf agent.
-
-  -rpc-auth=""              RPC auth token of the Serf agent.
+  -detailed                 Add the protocol versions of each member to the
+                            text output (json output always has them).
+  -format                   Output format, text (the default) or json. Give it
+                            as -format=json.
+  -name=<regexp>            Only members whose name matches the regular
+                            expression. The expression must match the whole
+                            name, not part of it.
+  -role=<regexp>            Only members whose "role" tag matches; the same as
+                            -tag role=<regexp>, kept for old scripts.
+  -status=<regexp>          Only members whose status (alive, leaving, left,
+                            failed) matches. The expression must match the
+                            whole status.
+  -tag <key>=<regexp>       Only members with tag <key> whose value matches the
+                            expression, as a whole. Repeat the flag to filter
+                            on several tags.
+  -rpc-addr=127.0.0.1:7373  Where the agent listens for RPC, as host:port. When
+                            the flag is absent, SERF_RPC_ADDR is used if set.
+  -rpc-auth=""              Token for an agent configured with rpc_auth. When
+                            the flag is absent, SERF_RPC_AUTH is used if set.
 `)
 }
 

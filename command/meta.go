@@ -25,6 +25,10 @@ type Meta struct {
 	// ShutdownCh is closed on interrupt. The commands that wait on the
 	// agent indefinitely (monitor, query, reachability) watch it.
 	ShutdownCh <-chan struct{}
+
+	// onUsage, if set, sees the command's flag set when it prints its
+	// help; commandFlags uses it to list the flags a command accepts.
+	onUsage func(*flag.FlagSet)
 }
 
 // The environment variables that set the defaults of -rpc-addr and
@@ -47,7 +51,12 @@ func (m *Meta) newFlagSet(name string, help func() string) *flag.FlagSet {
 		out = os.Stderr
 	}
 	fs.SetOutput(out)
-	fs.Usage = func() { m.Ui.Output(help()) }
+	fs.Usage = func() {
+		if m.onUsage != nil {
+			m.onUsage(fs)
+		}
+		m.Ui.Output(help())
+	}
 	return fs
 }
 

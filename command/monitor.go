@@ -11,23 +11,29 @@ type MonitorCommand struct {
 	Meta
 }
 
-func (c *MonitorCommand) Synopsis() string { return "Stream logs from a Serf agent" }
+func (c *MonitorCommand) Synopsis() string { return "Follow the agent's log as it is written" }
 
 func (c *MonitorCommand) Help() string {
 	return strings.TrimSpace(`
 Usage: serf monitor [options]
 
-  Shows recent log messages of a Serf agent, and attaches to the agent,
-  outputting log messages as they occur in real time. The monitor lets you
-  listen for log levels that may be filtered out of the Serf agent. For
-  example your agent may only be logging at INFO level, but with the monitor
-  you can see the DEBUG level logs.
+  Prints the agent's recent log lines, then keeps printing new ones as they
+  are written, until interrupted (Ctrl-C). The level chosen here is
+  independent of the agent's own: an agent that logs at INFO still shows
+  DEBUG lines to a monitor that asks for them.
 
 Options:
 
-  -log-level=info          Log level of the agent.
-  -rpc-addr=127.0.0.1:7373  RPC address of the Serf agent.
-  -rpc-auth=""              RPC auth token of the Serf agent.
+  -log-level=info           Lowest level to show: trace, debug, info, warn or
+                            err.
+  -log-json                 Print each line as a JSON object (@timestamp,
+                            @level, @module, @message) instead of text. Only
+                            agents of this implementation can do it; a Serf
+                            0.10 agent is refused with an error.
+  -rpc-addr=127.0.0.1:7373  Where the agent listens for RPC, as host:port. When
+                            the flag is absent, SERF_RPC_ADDR is used if set.
+  -rpc-auth=""              Token for an agent configured with rpc_auth. When
+                            the flag is absent, SERF_RPC_AUTH is used if set.
 `)
 }
 

@@ -20,36 +20,38 @@ type queryJSON struct {
 	Responses map[string]string
 }
 
-func (c *QueryCommand) Synopsis() string { return "Send a query to the Serf cluster" }
+func (c *QueryCommand) Synopsis() string { return "Ask the cluster a question and collect the answers" }
 
 func (c *QueryCommand) Help() string {
 	return strings.TrimSpace(`
 Usage: serf query [options] name payload
 
-  Dispatches a query to the Serf cluster.
+  Sends a query called name, with an optional payload, to the cluster.
+  Members that handle the query answer it; the command prints each
+  acknowledgement and answer as it arrives and returns when the query's time
+  is up.
 
 Options:
 
-  -format                   If provided, output is returned in the specified
-                            format. Valid formats are 'json', and 'text' (default)
-
-  -node=NAME                This flag can be provided multiple times to filter
-                            responses to only named nodes.
-
-  -tag key=regexp           This flag can be provided multiple times to filter
-                            responses to only nodes matching the tags.
-
-  -timeout="15s"            Providing a timeout overrides the default timeout.
-
-  -no-ack                   Setting this prevents nodes from sending an acknowledgement
-                            of the query.
-
-  -relay-factor             If provided, query responses will be relayed through this
-                            number of extra nodes for redundancy.
-
-  -rpc-addr=127.0.0.1:7373  RPC address of the Serf agent.
-
-  -rpc-auth=""              RPC auth token of the Serf agent.
+  -format                   Output format, text (the default) or json. Give it
+                            as -format=json. json prints one object at the end.
+  -node=NAME                Only this member should answer. Repeat the flag to
+                            name several.
+  -tag key=regexp           Only members whose tag key matches the expression
+                            should answer. Repeat the flag for several tags.
+  -timeout="15s"            How long to collect answers, as a Go duration.
+                            Without it the agent picks a time that grows with
+                            the size of the cluster.
+  -no-ack                   Do not ask members to confirm that they received
+                            the query; only answers are printed.
+  -relay-factor             Ask each answering member to send its answer
+                            through this many other members too (0 to 255,
+                            default 0), so it still arrives over a lossy
+                            network. Give it as -relay-factor=2.
+  -rpc-addr=127.0.0.1:7373  Where the agent listens for RPC, as host:port. When
+                            the flag is absent, SERF_RPC_ADDR is used if set.
+  -rpc-auth=""              Token for an agent configured with rpc_auth. When
+                            the flag is absent, SERF_RPC_AUTH is used if set.
 `)
 }
 

@@ -31,19 +31,27 @@ Troubleshooting tips:
 * Verify networking equipment is functional`
 )
 
-func (c *ReachabilityCommand) Synopsis() string { return "Test network reachability" }
+func (c *ReachabilityCommand) Synopsis() string {
+	return "Check which members can be reached from here"
+}
 
 func (c *ReachabilityCommand) Help() string {
 	return strings.TrimSpace(`
 Usage: serf reachability [options]
 
-  Tests the network reachability of this node
+  Sends a special query that every agent acknowledges, and compares the
+  acknowledgements with the members the agent believes alive. It then names
+  the members that are missing (or unexpected) and lists what usually causes
+  that: blocked ports, wrong advertise addresses, NAT, firewalls.
 
 Options:
 
-  -rpc-addr=127.0.0.1:7373  RPC address of the Serf agent.
-  -rpc-auth=""              RPC auth token of the Serf agent.
-  -verbose                  Verbose mode
+  -rpc-addr=127.0.0.1:7373  Where the agent listens for RPC, as host:port. When
+                            the flag is absent, SERF_RPC_ADDR is used if set.
+  -rpc-auth=""              Token for an agent configured with rpc_auth. When
+                            the flag is absent, SERF_RPC_AUTH is used if set.
+  -verbose                  Also print each acknowledgement as it arrives, and
+                            how long the query took.
 `)
 }
 

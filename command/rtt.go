@@ -16,24 +16,25 @@ type RTTCommand struct {
 	Meta
 }
 
-func (c *RTTCommand) Synopsis() string { return "Estimates network round trip time between nodes" }
+func (c *RTTCommand) Synopsis() string { return "Estimate the network round trip between two members" }
 
 func (c *RTTCommand) Help() string {
 	return strings.TrimSpace(`
 Usage: serf rtt [options] node1 [node2]
 
-  Estimates the round trip time between two nodes using Serf's network
-  coordinate model of the cluster.
+  Prints how long a message from one member to another and back is expected
+  to take, computed from the network coordinates the agent keeps for both;
+  no packet is sent to measure it.
 
-  At least one node name is required. If the second node name isn't given, it
-  is set to the agent's node name. Note that these are node names as known to
-  Serf as "serf members" would show, not IP addresses.
+  With one name, the second member is the agent the command talks to. Names
+  are member names as "serf members" shows them, not addresses.
 
 Options:
 
-  -rpc-addr=127.0.0.1:7373  RPC address of the Serf agent.
-
-  -rpc-auth=""              RPC auth token of the Serf agent.
+  -rpc-addr=127.0.0.1:7373  Where the agent listens for RPC, as host:port. When
+                            the flag is absent, SERF_RPC_ADDR is used if set.
+  -rpc-auth=""              Token for an agent configured with rpc_auth. When
+                            the flag is absent, SERF_RPC_AUTH is used if set.
 `)
 }
 

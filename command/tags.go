@@ -10,20 +10,26 @@ type TagsCommand struct {
 	Meta
 }
 
-func (c *TagsCommand) Synopsis() string { return "Modify tags of a running Serf agent" }
+func (c *TagsCommand) Synopsis() string { return "Change the tags of the agent" }
 
 func (c *TagsCommand) Help() string {
 	return strings.TrimSpace(`
 Usage: serf tags [options] ...
 
-  Modifies tags on a running Serf agent.
+  Sets or removes tags of the agent the command talks to, and spreads the
+  change to the cluster. When a tags file is configured, the agent also
+  rewrites it. At least one -set or -delete is needed.
 
 Options:
 
-  -rpc-addr=127.0.0.1:7373  RPC Address of the Serf agent.
-  -rpc-auth=""              RPC auth token of the Serf agent.
-  -set key=value            Creates or modifies the value of a tag
-  -delete key               Removes a tag, if present
+  -rpc-addr=127.0.0.1:7373  Where the agent listens for RPC, as host:port. When
+                            the flag is absent, SERF_RPC_ADDR is used if set.
+  -rpc-auth=""              Token for an agent configured with rpc_auth. When
+                            the flag is absent, SERF_RPC_AUTH is used if set.
+  -set key=value            Give tag key this value, adding it if needed.
+                            Repeat the flag for several tags.
+  -delete key               Remove tag key if the agent has it. Repeat the flag
+                            for several tags.
 `)
 }
 

@@ -43,10 +43,16 @@ type VersionCommand struct {
 	Meta
 }
 
-func (c *VersionCommand) Synopsis() string { return "Prints the Serf version" }
+func (c *VersionCommand) Synopsis() string { return "Show the version and the protocol range" }
 
-// Help is empty, as in Serf: `serf version -h` prints an empty line.
-func (c *VersionCommand) Help() string { return "" }
+func (c *VersionCommand) Help() string {
+	return strings.TrimSpace(`
+Usage: serf version
+
+  Prints the version of this program and the range of Serf protocol versions
+  it speaks. -v and --version anywhere on the command line do the same.
+`)
+}
 
 // Run ignores its arguments.
 func (c *VersionCommand) Run(_ []string) int {
