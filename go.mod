@@ -4,6 +4,7 @@ go 1.26.8
 
 require (
 	github.com/hashicorp/cli v1.1.7
+	github.com/hashicorp/go-hclog v1.6.3
 	github.com/hashicorp/go-metrics v0.7.0
 	github.com/hashicorp/go-msgpack/v2 v2.1.5
 	github.com/hashicorp/go-syslog v1.0.1

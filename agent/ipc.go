@@ -244,6 +244,8 @@ func (i *AgentIPC) handleRequest(c *ipcClient, command string, seq uint64) error
 		return i.handleStream(c, seq)
 	case monitorCommand:
 		return i.handleMonitor(c, seq)
+	case monitorJSONCommand:
+		return i.handleMonitorJSON(c, seq)
 	case stopCommand:
 		return i.handleStop(c, seq)
 	case queryCommand:

@@ -612,7 +612,7 @@ func replyKindOf(command string) replyKind {
 	case membersCommand, membersFilteredCommand, joinCommand, installKeyCommand, useKeyCommand,
 		removeKeyCommand, listKeysCommand, statsCommand, getCoordinateCommand:
 		return replyHeaderBody
-	case streamCommand, monitorCommand, queryCommand:
+	case streamCommand, monitorCommand, monitorJSONCommand, queryCommand:
 		return replyStream
 	}
 	return replyHeader

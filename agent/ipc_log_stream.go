@@ -23,6 +23,7 @@ type ipcLogStream struct {
 	client *ipcClient
 	seq    uint64
 	filter *logutils.LevelFilter
+	format func(line string) string // nil sends lines as they are; see monitor-json
 
 	logCh    chan string
 	dropCh   chan struct{} // signalled (without blocking) when a line is dropped
@@ -71,6 +72,9 @@ func (m *ipcLogStream) run() {
 	for {
 		select {
 		case line := <-m.logCh:
+			if m.format != nil {
+				line = m.format(line)
+			}
 			if err := m.client.send(header, &ipcLogRecord{Log: line}); err != nil {
 				if !m.client.closed() {
 					m.logger.Printf("[ERR] agent.ipc: Failed to stream log to %v: %v", m.client, err)
@@ -112,8 +116,14 @@ func (m *ipcLogStream) warnDrops() {
 }
 
 func (i *AgentIPC) handleMonitor(c *ipcClient, seq uint64) error {
+	return i.startMonitor(c, seq, monitorCommand, nil)
+}
+
+// startMonitor serves "monitor" and "monitor-json", which differ only in
+// format, applied to each line just before it is sent.
+func (i *AgentIPC) startMonitor(c *ipcClient, seq uint64, command string, format func(string) string) error {
 	var req ipcMonitorRequest
-	if err := c.decodeBody(monitorCommand, &req); err != nil {
+	if err := c.decodeBody(command, &req); err != nil {
 		return err
 	}
 	level := logutils.LogLevel(strings.ToUpper(req.LogLevel))
@@ -134,6 +144,7 @@ func (i *AgentIPC) handleMonitor(c *ipcClient, seq uint64) error {
 		return err
 	}
 	m := newIPCLogStream(i, c, seq, filter)
+	m.format = format
 	c.mu.Lock()
 	c.logStream = m
 	c.mu.Unlock()

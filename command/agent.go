@@ -80,7 +80,11 @@ func (c *AgentCommand) Run(args []string) int {
 
 	// Logs go to the console after the banner (buffered until then), to
 	// the monitor ring, and optionally to syslog.
-	gate := &agent.GatedWriter{Writer: &cli.UiWriter{Ui: ui}}
+	var console io.Writer = &cli.UiWriter{Ui: ui}
+	if conf.LogJSON { // JSON is the last step; filters and the monitor ring see text
+		console = agent.NewJSONLogWriter(console)
+	}
+	gate := &agent.GatedWriter{Writer: console}
 	logWriter := agent.NewLogWriter(512)
 	level, err := agent.ValidateLogLevel(conf.LogLevel)
 	if err != nil {
@@ -96,7 +100,11 @@ func (c *AgentCommand) Run(args []string) int {
 			ui.Error(fmt.Sprintf("Syslog setup failed: %v", err))
 			return 1
 		}
-		c.logFilters = append(c.logFilters, newReloadableLevelFilter(level, sw))
+		var syslogOut io.Writer = sw
+		if conf.LogJSON {
+			syslogOut = agent.NewJSONSyslogWriter(sw)
+		}
+		c.logFilters = append(c.logFilters, newReloadableLevelFilter(level, syslogOut))
 	}
 	outputs := []io.Writer{logWriter}
 	for _, f := range c.logFilters {

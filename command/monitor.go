@@ -40,6 +40,7 @@ Options:
 func (c *MonitorCommand) Run(args []string) int {
 	fs := c.newFlagSet("monitor", c.Help)
 	level := fs.String("log-level", "INFO", "minimum log level")
+	asJSON := fs.Bool("log-json", false, "print log lines and events as JSON objects")
 	rpc := addRPCFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return 1
@@ -60,7 +61,11 @@ func (c *MonitorCommand) Run(args []string) int {
 	defer cl.Stop(streamHandle)
 
 	logs := make(chan string)
-	monitorHandle, err := cl.Monitor(*level, logs)
+	monitor, showEvent := cl.Monitor, formatEvent
+	if *asJSON {
+		monitor, showEvent = cl.MonitorJSON, formatEventJSON
+	}
+	monitorHandle, err := monitor(*level, logs)
 	if err != nil {
 		c.Ui.Error(fmt.Sprintf("Error starting monitor: %s", err))
 		return 1
@@ -82,7 +87,7 @@ func (c *MonitorCommand) Run(args []string) int {
 				events = nil
 				continue
 			}
-			c.Ui.Info(formatEvent(event))
+			c.Ui.Info(showEvent(event))
 		case <-c.ShutdownCh:
 			return 0
 		}
