@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 
 	"github.com/hashicorp/cli"
 	"github.com/serfclone/serf/command"
@@ -40,6 +41,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 		Commands:    command.CommandsWithMeta(meta, extraCommands(meta)),
 		HelpWriter:  stderr,
 		ErrorWriter: stderr,
+
+		// Shell completion: -autocomplete-install and
+		// -autocomplete-uninstall edit the bash, zsh and fish start-up
+		// files; when the shell then runs serf to complete a word
+		// (COMP_LINE is set), the commands' predictors answer.
+		Autocomplete: true,
+		HelpFunc:     usage,
 	}
 	code, err := c.Run()
 	if err != nil {
@@ -47,6 +55,17 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return code
+}
+
+// usage is the top-level usage: hashicorp/cli's list of commands, then
+// the two top-level flags that no command's help shows.
+func usage(commands map[string]cli.CommandFactory) string {
+	return strings.TrimRight(cli.BasicHelpFunc("serf")(commands), "\n") + `
+
+Shell completion:
+    -autocomplete-install      Add completion of serf to the start-up files
+                               of bash, zsh and fish (those found), then exit.
+    -autocomplete-uninstall    Remove it again.`
 }
 
 // extraCommands are the commands that live outside the shared table.

@@ -113,6 +113,11 @@ func TestRunGoldenTopLevel(t *testing.T) {
 						t.Errorf("usage lacks %q", line)
 					}
 				}
+				for _, flag := range []string{"-autocomplete-install", "-autocomplete-uninstall"} {
+					if !strings.Contains(stderr, "\n    "+flag+" ") {
+						t.Errorf("usage does not document %s", flag)
+					}
+				}
 				wantStderr = stderr
 			}
 			if e.FactsFile != "" {
