@@ -134,14 +134,13 @@ func (c *jsonLogConverter) convert(line string) {
 }
 
 // lineTime is the time to print for a line dated when (second precision,
-// or zero) and converted at now. A line written just now gets now, with
-// its milliseconds; an older one (the monitor replays its ring of recent
-// lines) keeps its own date.
+// or zero) and converted at now. While now is still in the line's own
+// second, the line was almost surely written just now, so now gives it
+// milliseconds and is off by less than a second at worst; later (lines
+// held until the banner is out, or replayed from the monitor ring) the
+// line keeps its own date.
 func lineTime(when, now time.Time) time.Time {
-	if when.IsZero() {
-		return now.UTC()
-	}
-	if d := now.Sub(when); d >= 0 && d < 2*time.Second {
+	if when.IsZero() || now.Truncate(time.Second).Equal(when) {
 		return now.UTC()
 	}
 	return when.UTC()

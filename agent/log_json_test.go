@@ -70,7 +70,7 @@ func TestLineTime(t *testing.T) {
 		when, want time.Time
 	}{
 		{"fresh line gets now with its milliseconds", now.Truncate(time.Second), now},
-		{"line written in the previous second", now.Add(-time.Second).Truncate(time.Second), now},
+		{"line of the previous second keeps its date", now.Add(-time.Second).Truncate(time.Second), now.Add(-time.Second).Truncate(time.Second)},
 		{"replayed old line keeps its date", now.Add(-time.Minute).Truncate(time.Second), now.Add(-time.Minute).Truncate(time.Second)},
 		{"no date", time.Time{}, now},
 		{"date in the future keeps its date", now.Add(time.Hour), now.Add(time.Hour)},
