@@ -240,7 +240,7 @@ func buildConfig(args []string, errOut io.Writer,
 // HelpText is the help of `serf agent` (printed followed by "\n").
 const HelpText = `Usage: serf agent [options]
 
-  Runs this machine's member of a Serf cluster in the foreground until it is
+  Runs a Serf cluster member on this machine, in the foreground, until it is
   stopped. Ctrl-C (SIGINT) leaves the cluster gracefully first; SIGHUP
   reloads the configuration files.
 
@@ -249,7 +249,7 @@ Options:
   -bind=0.0.0.0:7946        Address and port for gossip, over both UDP and TCP.
                             Write IPv6 addresses in brackets, such as
                             [::1]:7946.
-  -iface                    Network interface to take the bind address from,
+  -iface                    Take the bind address from this network interface,
                             for when you know the interface but not its
                             address. With -bind as well, the interface must
                             carry that address. Also the interface mDNS uses,
@@ -264,9 +264,8 @@ Options:
   -config-file=foo          Read settings from this JSON file. Repeatable;
                             later files override earlier ones, and flags
                             override files.
-  -config-dir=foo           Read every file ending in .json in this directory,
-                            in alphabetical order, as configuration.
-                            Repeatable.
+  -config-dir=foo           Read each *.json file of this directory, in
+                            alphabetical order, as configuration. Repeatable.
   -discover=cluster         Find and join other agents of this cluster name
                             through mDNS on the local network, with no -join
                             address.
@@ -308,14 +307,14 @@ Options:
                             @level, @module, @message) instead of text, on
                             stdout and to syslog.
   -syslog                   Send the log to the local syslog daemon as well.
-  -node=hostname            Name of this member; it must be unique in the
-                            cluster. Defaults to the host name.
+  -node=hostname            Name of this member; no two members may share one.
+                            Defaults to the host name.
   -profile=[lan|wan|local]  Timing preset for failure detection and gossip: lan
                             (the default), wan for links with high latency,
                             local for one machine.
-  -protocol=n               Serf protocol version to speak. The newest is the
-                            default; pick an older one only while upgrading a
-                            cluster.
+  -protocol=n               Version of the Serf protocol to speak. The newest is
+                            the default; pick an older one only while
+                            upgrading a cluster.
   -disable-compression      Send gossip messages uncompressed (they are
                             compressed by default).
   -broadcast-timeout=5s     How long to wait for broadcasts such as a leave or
