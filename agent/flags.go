@@ -99,6 +99,7 @@ func ParseFlags(args []string, errOut io.Writer) (*Config, []string, error) {
 	fs.BoolVar(&disableCompression, "disable-compression", false, "disable compression of broadcast messages")
 	fs.StringVar(&broadcastTimeout, "broadcast-timeout", "", "timeout for broadcast messages")
 	fs.StringVar(&cmd.MetricsAddr, "metrics-addr", "", "address to serve Prometheus metrics on")
+	fs.StringVar(&cmd.HTTPAddr, "http-addr", "", "address to serve the HTTP API and page on")
 
 	if err := fs.Parse(args); err != nil {
 		return nil, nil, &FlagError{Err: err}
