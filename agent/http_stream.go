@@ -2,6 +2,7 @@ package agent
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -32,7 +33,7 @@ type sseStream struct {
 // than holding the stream forever.
 func startSSE(w http.ResponseWriter, writeTimeout time.Duration) (*sseStream, error) {
 	s := &sseStream{w: w, rc: http.NewResponseController(w), writeTimeout: writeTimeout}
-	if err := s.rc.SetReadDeadline(time.Time{}); err != nil {
+	if err := s.rc.SetReadDeadline(time.Time{}); err != nil && !errors.Is(err, http.ErrNotSupported) {
 		return nil, fmt.Errorf("lift read deadline: %w", err)
 	}
 	h := w.Header()
@@ -69,7 +70,7 @@ func (s *sseStream) comment(text string) error {
 }
 
 func (s *sseStream) write(text string) error {
-	if err := s.rc.SetWriteDeadline(time.Now().Add(s.writeTimeout)); err != nil {
+	if err := s.rc.SetWriteDeadline(time.Now().Add(s.writeTimeout)); err != nil && !errors.Is(err, http.ErrNotSupported) {
 		return fmt.Errorf("set write deadline: %w", err)
 	}
 	if _, err := s.w.Write([]byte(text)); err != nil {
@@ -177,45 +178,20 @@ func (s *HTTPServer) streamEvents(w http.ResponseWriter, r *http.Request) error 
 		}
 	}
 	sub := &httpEventSub{filters: filters, ch: make(chan serf.Event, s.conf.StreamBuffer)}
+	// Subscribe before the headers go out, so a client that has seen
+	// them misses no event.
+	s.agent.RegisterEventHandler(sub)
+	defer s.agent.DeregisterEventHandler(sub)
 	sse, err := startSSE(w, s.conf.WriteTimeout)
 	if err != nil {
 		return nil
 	}
-	s.agent.RegisterEventHandler(sub)
-	defer s.agent.DeregisterEventHandler(sub)
 
-	heartbeat := time.NewTicker(s.conf.Heartbeat)
-	defer heartbeat.Stop()
-	for {
-		select {
-		case e := <-sub.ch:
-			if ev, ok := toHTTPEvent(e); ok {
-				if err := sse.send("", ev); err != nil {
-					return nil
-				}
-			}
-			// Drops happened after everything still queued: announce
-			// them once the queue is drained.
-			if len(sub.ch) == 0 {
-				if err := sub.dropped.announce(sse); err != nil {
-					return nil
-				}
-			}
-		case <-heartbeat.C:
-			if err := sub.dropped.announce(sse); err != nil {
-				return nil
-			}
-			if err := sse.comment("ping"); err != nil {
-				return nil
-			}
-		case <-r.Context().Done():
-			return nil
-		case <-s.stopCh:
-			return nil
-		case <-s.agent.ShutdownCh():
-			return nil
-		}
-	}
+	pump(r, s, sse, sub.ch, &sub.dropped, func(e serf.Event) (any, bool) {
+		ev, ok := toHTTPEvent(e)
+		return ev, ok
+	})
+	return nil
 }
 
 // httpLogSub is one log stream's LogHandler.
@@ -257,41 +233,56 @@ func (s *HTTPServer) streamLogs(w http.ResponseWriter, r *http.Request) error {
 		return badRequest("Unknown log level: %s (use trace, debug, info, warn or err)", level)
 	}
 	sub := &httpLogSub{filter: filter, ch: make(chan string, s.conf.StreamBuffer)}
-	sse, err := startSSE(w, s.conf.WriteTimeout)
-	if err != nil {
-		return nil
-	}
 	if lw := s.conf.LogWriter; lw != nil {
 		lw.RegisterHandler(sub)
 		defer lw.DeregisterHandler(sub)
 	}
+	sse, err := startSSE(w, s.conf.WriteTimeout)
+	if err != nil {
+		return nil
+	}
 
+	pump(r, s, sse, sub.ch, &sub.dropped, func(line string) (any, bool) {
+		return httpLogLine{Line: line}, true
+	})
+	return nil
+}
+
+// pump sends the queued items of a stream as they come, announces drops
+// and sends heartbeats, until the client goes away, the server or the
+// agent stops, or a write fails. encode turns an item into its event
+// (false: skip it).
+func pump[T any](r *http.Request, s *HTTPServer, sse *sseStream, ch <-chan T, dropped *dropCounter, encode func(T) (any, bool)) {
 	heartbeat := time.NewTicker(s.conf.Heartbeat)
 	defer heartbeat.Stop()
 	for {
 		select {
-		case line := <-sub.ch:
-			if err := sse.send("", httpLogLine{Line: line}); err != nil {
-				return nil
+		case item := <-ch:
+			if v, ok := encode(item); ok {
+				if err := sse.send("", v); err != nil {
+					return
+				}
 			}
-			if len(sub.ch) == 0 {
-				if err := sub.dropped.announce(sse); err != nil {
-					return nil
+			// Drops happened after everything still queued: announce
+			// them once the queue is drained.
+			if len(ch) == 0 {
+				if err := dropped.announce(sse); err != nil {
+					return
 				}
 			}
 		case <-heartbeat.C:
-			if err := sub.dropped.announce(sse); err != nil {
-				return nil
+			if err := dropped.announce(sse); err != nil {
+				return
 			}
 			if err := sse.comment("ping"); err != nil {
-				return nil
+				return
 			}
 		case <-r.Context().Done():
-			return nil
+			return
 		case <-s.stopCh:
-			return nil
+			return
 		case <-s.agent.ShutdownCh():
-			return nil
+			return
 		}
 	}
 }
