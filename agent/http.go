@@ -119,8 +119,9 @@ type HTTPServer struct {
 	stopOnce sync.Once
 	serving  sync.WaitGroup
 
-	mu sync.Mutex
-	ln []net.Listener
+	mu      sync.Mutex
+	ln      []net.Listener
+	stopped bool // Shutdown has begun: no new Serve calls
 }
 
 // NewHTTPServer prepares the API for a; call Serve to accept requests.
@@ -164,7 +165,10 @@ func StartHTTPServer(a *Agent, addr string, conf HTTPConfig) (*HTTPServer, error
 	if err != nil {
 		return nil, fmt.Errorf("listen on HTTP address %s: %w", addr, err)
 	}
-	s.serving.Add(1)
+	if !s.startServing() {
+		_ = ln.Close()
+		return nil, errors.New("http server is shut down")
+	}
 	go func() {
 		defer s.serving.Done()
 		if err := s.serve(ln); err != nil {
@@ -177,9 +181,23 @@ func StartHTTPServer(a *Agent, addr string, conf HTTPConfig) (*HTTPServer, error
 // Serve accepts requests on ln until Shutdown. It returns nil after a
 // Shutdown, like a clean stop, and the listener's error otherwise.
 func (s *HTTPServer) Serve(ln net.Listener) error {
-	s.serving.Add(1)
+	if !s.startServing() {
+		return nil
+	}
 	defer s.serving.Done()
 	return s.serve(ln)
+}
+
+// startServing counts a Serve call for Shutdown to wait for; false once
+// Shutdown has begun.
+func (s *HTTPServer) startServing() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.stopped {
+		return false
+	}
+	s.serving.Add(1)
+	return true
 }
 
 func (s *HTTPServer) serve(ln net.Listener) error {
@@ -215,6 +233,9 @@ func (s *HTTPServer) Addrs() []net.Addr {
 // every Serve call to return. Safe to call more than once.
 func (s *HTTPServer) Shutdown(ctx context.Context) error {
 	s.stopOnce.Do(func() { close(s.stopCh) })
+	s.mu.Lock()
+	s.stopped = true
+	s.mu.Unlock()
 	err := s.server.Shutdown(ctx)
 	if err != nil {
 		// Past the deadline: cut what is left.

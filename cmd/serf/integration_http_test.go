@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -119,7 +120,7 @@ func TestIntegrationBrowserPage(t *testing.T) {
 	httpAddr := freeAddr(t)
 	a := startOpsAgent(t, "web-a", "-http-addr="+httpAddr, "-tag", "role=web")
 	startOpsAgent(t, "web-b", "-join", a.bind, "-tag", "role=db")
-	startOpsAgent(t, "web-c", "-join", a.bind)
+	c := startOpsAgent(t, "web-c", "-join", a.bind)
 	a.waitMember("web-b", "alive", 30*time.Second)
 	a.waitMember("web-c", "alive", 30*time.Second)
 	clusterReady := time.Since(start)
@@ -177,6 +178,40 @@ func TestIntegrationBrowserPage(t *testing.T) {
 	step("hover a node", err)
 	mapInfo, err := chromedp.Run(browserCtx, chromedp.Text(chromedp.CSS(`#rtt-info`)))
 	step("read the hover text", err)
+	// The filter box narrows the table.
+	step("filter members", chromedp.Do(browserCtx, chromedp.SendKeys(chromedp.CSS(`#member-filter`), "role=db")))
+	poll("filtered table", `document.querySelectorAll('#members tbody tr').length === 1 && `+
+		`document.querySelector('#members tbody tr').dataset.name === 'web-b'`, 20*time.Second)
+	_, err = chromedp.Run(browserCtx, chromedp.Evaluate[bool](
+		`(f => { f.value = ""; return f.dispatchEvent(new Event("input")) })(document.querySelector("#member-filter"))`))
+	step("clear the filter", err)
+	poll("unfiltered table", `document.querySelectorAll('#members tbody tr').length === 3`, 20*time.Second)
+
+	// A query from the form lists the acks as they arrive, then the tally.
+	step("run a query", chromedp.Do(browserCtx,
+		chromedp.SetValue(chromedp.CSS(`#query-name`), "who"),
+		chromedp.Click(chromedp.CSS(`#query-ack`)),
+		chromedp.Click(chromedp.CSS(`#query-form button[type=submit]`)),
+	))
+	poll("query acks", `document.querySelectorAll('#query-responses li[data-kind="ack"]').length === 3 && `+
+		`document.querySelector('#query-result').textContent.startsWith('done: 3 ack(s)')`, 30*time.Second)
+
+	// A member that leaves turns "left" on the page, from the stream.
+	if code := c.stop(syscall.SIGINT); code != 0 {
+		t.Errorf("web-c exited %d on SIGINT", code)
+	}
+	poll("web-c left", `document.querySelector('#members tbody tr[data-name="web-c"]')?.dataset.status === 'left' && `+
+		`[...document.querySelectorAll('#feed li')].some(li => li.textContent.includes('member-leave: web-c'))`, 30*time.Second)
+	leftColour, err := chromedp.Run(browserCtx, chromedp.Evaluate[string](
+		`getComputedStyle(document.querySelector('#members tr[data-name="web-c"] td.status')).color`))
+	step("read the status colour", err)
+	aliveColour, err := chromedp.Run(browserCtx, chromedp.Evaluate[string](
+		`getComputedStyle(document.querySelector('#members tr[data-name="web-a"] td.status')).color`))
+	step("read the status colour", err)
+	if leftColour == aliveColour {
+		t.Errorf("left and alive share the colour %s", leftColour)
+	}
+
 	// Quality 100 gives a PNG, below it a JPEG.
 	shot, err := chromedp.Run(browserCtx, chromedp.FullScreenshot(100))
 	step("screenshot", err)
