@@ -1,6 +1,14 @@
 // Calls to this agent's HTTP API. Every error reply is {"error": "..."};
 // callers get it as an Error with that message.
 
+// apiURL makes path absolute on this page's origin. A page opened as
+// http://user:token@host/ has a base URL with credentials, which fetch
+// refuses; the origin never has them, and the browser still sends the
+// credentials it was given for it.
+export function apiURL(path) {
+  return new URL(path, location.origin).href;
+}
+
 export async function getJSON(path) {
   return call(path, { method: "GET" });
 }
@@ -14,7 +22,7 @@ export async function sendJSON(method, path, body) {
 }
 
 async function call(path, init) {
-  const resp = await fetch(path, { ...init, cache: "no-store" });
+  const resp = await fetch(apiURL(path), { ...init, cache: "no-store" });
   const text = await resp.text();
   let data = {};
   try {
@@ -35,7 +43,7 @@ async function call(path, init) {
 // streamed reply as it arrives (the query endpoint streams acks and
 // responses this way).
 export async function postLines(path, body, onRecord) {
-  const resp = await fetch(path, {
+  const resp = await fetch(apiURL(path), {
     method: "POST",
     headers: { "Content-Type": "application/json" },
     body: JSON.stringify(body),

@@ -1,7 +1,7 @@
 // The live cluster page: members, an event feed, user event and query
 // forms, and the RTT map, kept current from the agent's event stream.
 
-import { getJSON, sendJSON, postLines } from "./api.js";
+import { apiURL, getJSON, sendJSON, postLines } from "./api.js";
 import { render as renderMap } from "./rttmap.js";
 
 const $ = (id) => document.getElementById(id);
@@ -95,7 +95,7 @@ function describe(ev) {
 // --- the event stream ----------------------------------------------------
 
 function connectEvents() {
-  const src = new EventSource("/v1/stream/events");
+  const src = new EventSource(apiURL("/v1/stream/events"));
   src.onopen = () => {
     setBadge("stream-state", "live", "ok");
     refreshMembers();
@@ -121,7 +121,7 @@ function setBadge(id, text, kind) {
 
 async function refreshHealth() {
   try {
-    const resp = await fetch("/v1/health", { cache: "no-store" });
+    const resp = await fetch(apiURL("/v1/health"), { cache: "no-store" });
     const h = await resp.json();
     setBadge("health", resp.ok ? "healthy" : h.error || h.status, resp.ok ? "ok" : "bad");
   } catch (err) {

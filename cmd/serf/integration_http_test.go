@@ -107,6 +107,61 @@ func chromiumPath() string {
 	return ""
 }
 
+// newBrowser starts headless Chromium with a fresh profile for at most
+// timeout; it is stopped when the test ends.
+func newBrowser(t *testing.T, chromium string, timeout time.Duration) context.Context {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(ctx,
+		chromedp.ExecPath(chromium),
+		chromedp.Flag("headless", true),
+		chromedp.Flag("no-sandbox", true),
+		chromedp.Flag("disable-gpu", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("no-first-run", true),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(1280, 900),
+	)
+	browserCtx, cancelBrowser := chromedp.NewContext(allocCtx, chromedp.WithLogf(t.Logf), chromedp.WithErrorf(t.Logf))
+	t.Cleanup(func() {
+		cancelBrowser()
+		cancelAlloc()
+		cancel()
+	})
+	return browserCtx
+}
+
+// TestIntegrationBrowserPageWithToken: with rpc_auth set, a browser that
+// signs in once (HTTP Basic, the token as password) gets the page, its
+// API calls and its event stream.
+func TestIntegrationBrowserPageWithToken(t *testing.T) {
+	chromium := chromiumPath()
+	if chromium == "" {
+		t.Skip("no Chromium at /usr/bin/chromium (apt-get install -y chromium): skipping the browser test")
+	}
+	httpAddr := freeAddr(t)
+	conf := filepath.Join(t.TempDir(), "auth.json")
+	if err := os.WriteFile(conf, []byte(`{"rpc_auth": "tok3n"}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	startOpsAgent(t, "tok-a", "-config-file="+conf, "-http-addr="+httpAddr)
+	browserCtx := newBrowser(t, chromium, time.Minute)
+	if err := chromedp.Do(browserCtx, chromedp.Navigate("http://operator:tok3n@"+httpAddr+"/")); err != nil {
+		t.Fatalf("open the page: %v", err)
+	}
+	if _, err := chromedp.Run(browserCtx, chromedp.Poll[bool](
+		`document.querySelectorAll('#members tbody tr[data-status="alive"]').length === 1 && `+
+			`document.querySelector('#stream-state').textContent === 'live'`,
+		chromedp.WithPollingTimeout(30*time.Second))); err != nil {
+		// The feed shows the page's own errors.
+		feed, _ := chromedp.Run(browserCtx, chromedp.Evaluate[string](
+			`document.querySelector('#stream-state').textContent + ' | ' + document.querySelector('#feed').textContent`))
+		t.Fatalf("page with a token: %v (page: %s)", err, feed)
+	}
+}
+
 // TestIntegrationBrowserPage drives the page in a real headless Chromium:
 // three agents, the page of the first lists all three alive, a user
 // event sent from its form shows in its feed, and the RTT map places the
@@ -125,24 +180,7 @@ func TestIntegrationBrowserPage(t *testing.T) {
 	a.waitMember("web-c", "alive", 30*time.Second)
 	clusterReady := time.Since(start)
 
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(ctx,
-		chromedp.ExecPath(chromium),
-		chromedp.Flag("headless", true),
-		chromedp.Flag("no-sandbox", true),
-		chromedp.Flag("disable-gpu", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("no-first-run", true),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(1280, 900),
-	)
-	defer cancelAlloc()
-	browserCtx, cancelBrowser := chromedp.NewContext(allocCtx, chromedp.WithLogf(t.Logf), chromedp.WithErrorf(t.Logf))
-	defer cancelBrowser()
-
+	browserCtx := newBrowser(t, chromium, 2*time.Minute)
 	page := "http://" + httpAddr + "/"
 	step := func(what string, err error) {
 		t.Helper()
