@@ -100,6 +100,7 @@ const fullJSON = `{
   "statsd_addr": "127.0.0.1:8126",
   "broadcast_timeout": "7s",
   "metrics_addr": "127.0.0.1:9100",
+  "http_addr": "127.0.0.1:8080",
   "validate_node_names": true,
   "MsgpackUseNewTimeFormat": true
 }`
@@ -146,6 +147,7 @@ var fullConfig = Config{
 	StatsdAddr:              "127.0.0.1:8126",
 	BroadcastTimeout:        7 * time.Second,
 	MetricsAddr:             "127.0.0.1:9100",
+	HTTPAddr:                "127.0.0.1:8080",
 	ValidateNodeNames:       true,
 	MsgpackUseNewTimeFormat: true,
 }

@@ -1,10 +1,10 @@
 // Calls to this agent's HTTP API. Every error reply is {"error": "..."};
 // callers get it as an Error with that message.
 
-// apiURL makes path absolute on this page's origin. A page opened as
-// http://user:token@host/ has a base URL with credentials, which fetch
-// refuses; the origin never has them, and the browser still sends the
-// credentials it was given for it.
+// apiURL makes path absolute on this page's origin. A page opened with the
+// user name and token in its address has a base URL with credentials,
+// which fetch refuses; the origin never has them, and the browser still
+// sends the credentials it was given for it.
 export function apiURL(path) {
   return new URL(path, location.origin).href;
 }
