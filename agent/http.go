@@ -124,7 +124,8 @@ type HTTPServer struct {
 	stopped bool // Shutdown has begun: no new Serve calls
 }
 
-// NewHTTPServer prepares the API for a; call Serve to accept requests.
+// NewHTTPServer prepares the API for a, which must have been started;
+// call Serve to accept requests.
 func NewHTTPServer(a *Agent, conf HTTPConfig) (*HTTPServer, error) {
 	if a == nil {
 		return nil, errors.New("http server needs an agent")

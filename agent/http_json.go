@@ -140,10 +140,9 @@ type methodRoutes struct {
 }
 
 func (m *methodRoutes) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	// No implicit HEAD: on a stream it would hold the connection open
+	// with nothing to send.
 	h, ok := m.byMethod[r.Method]
-	if !ok && r.Method == http.MethodHead {
-		h, ok = m.byMethod[http.MethodGet]
-	}
 	if !ok {
 		allowed := make([]string, 0, len(m.byMethod))
 		for method := range m.byMethod {

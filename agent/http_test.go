@@ -475,6 +475,7 @@ func TestHTTPBadRequests(t *testing.T) {
 		{"unknown path", "GET", "/v1/nothing", "", nil, 404, "no such endpoint"},
 		{"wrong method", "DELETE", "/v1/members", "", nil, 405, "use GET"},
 		{"wrong method on tag", "PUT", "/v1/tags/x", "", nil, 405, "use DELETE"},
+		{"no implicit head", "HEAD", "/v1/stream/events", "", nil, 405, ""},
 		{"unknown parameter", "GET", "/v1/members?stauts=alive", "", nil, 400, `unknown query parameter "stauts"`},
 		{"parameter on info", "GET", "/v1/info?x=1", "", nil, 400, "takes none"},
 		{"bad regexp", "GET", "/v1/members?name=(", "", nil, 400, "Failed to compile regex"},
