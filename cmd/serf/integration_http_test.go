@@ -182,11 +182,16 @@ func TestIntegrationBrowserPage(t *testing.T) {
 
 	browserCtx := newBrowser(t, chromium, 2*time.Minute)
 	page := "http://" + httpAddr + "/"
+	// Each step's time is logged, to see where the test spends it.
+	var timings []string
+	last := time.Now()
 	step := func(what string, err error) {
 		t.Helper()
 		if err != nil {
 			t.Fatalf("browser: %s: %v", what, err)
 		}
+		timings = append(timings, fmt.Sprintf("%s %v", what, time.Since(last).Round(time.Millisecond)))
+		last = time.Now()
 	}
 	poll := func(what, expr string, timeout time.Duration) {
 		t.Helper()
@@ -270,8 +275,9 @@ func TestIntegrationBrowserPage(t *testing.T) {
 		// For a human to look at: the temp dir is gone after the test.
 		_ = os.WriteFile(out, shot, 0o644)
 	}
-	t.Logf("browser test: cluster up in %v, total %v; screenshot %s (%d bytes)",
-		clusterReady.Round(time.Millisecond), time.Since(start).Round(time.Millisecond), png, len(shot))
+	t.Logf("browser test: cluster up in %v, total %v; screenshot %s (%d bytes); steps: %s",
+		clusterReady.Round(time.Millisecond), time.Since(start).Round(time.Millisecond), png, len(shot),
+		strings.Join(timings, ", "))
 
 	// The event sent from the page reached the cluster.
 	code, body := httpGet(t, "http://"+httpAddr+"/v1/members", "")
