@@ -156,6 +156,9 @@ type Config struct {
 	// LogJSON writes log lines as JSON objects (see NewJSONLogWriter) on
 	// stdout and syslog. Not in Serf 0.10.
 	LogJSON bool `config:"log_json"`
+	// HTTPAddr, if set, serves the HTTP JSON API, the live page and
+	// /metrics on this host:port. Not in Serf 0.10.
+	HTTPAddr string `config:"http_addr"`
 	// ValidateNodeNames is accepted but never merged nor applied.
 	ValidateNodeNames bool `config:"validate_node_names"`
 	// MsgpackUseNewTimeFormat is accepted but never merged nor applied.
@@ -486,6 +489,7 @@ func MergeConfig(a, b *Config) *Config {
 	mergeString(&result.StatsiteAddr, b.StatsiteAddr)
 	mergeString(&result.StatsdAddr, b.StatsdAddr)
 	mergeString(&result.MetricsAddr, b.MetricsAddr)
+	mergeString(&result.HTTPAddr, b.HTTPAddr)
 
 	result.DisableCoordinates = a.DisableCoordinates || b.DisableCoordinates
 	result.ReplayOnJoin = a.ReplayOnJoin || b.ReplayOnJoin

@@ -101,6 +101,7 @@ const fullJSON = `{
   "broadcast_timeout": "7s",
   "metrics_addr": "127.0.0.1:9100",
   "log_json": true,
+  "http_addr": "127.0.0.1:8080",
   "validate_node_names": true,
   "MsgpackUseNewTimeFormat": true
 }`
@@ -148,6 +149,7 @@ var fullConfig = Config{
 	BroadcastTimeout:        7 * time.Second,
 	MetricsAddr:             "127.0.0.1:9100",
 	LogJSON:                 true,
+	HTTPAddr:                "127.0.0.1:8080",
 	ValidateNodeNames:       true,
 	MsgpackUseNewTimeFormat: true,
 }

@@ -109,6 +109,7 @@ func parseFlags(args []string, errOut io.Writer, visit func(*flag.Flag)) (*Confi
 	fs.StringVar(&broadcastTimeout, "broadcast-timeout", "", "timeout for broadcast messages")
 	fs.StringVar(&cmd.MetricsAddr, "metrics-addr", "", "address to serve Prometheus metrics on")
 	fs.BoolVar(&cmd.LogJSON, "log-json", false, "write log lines as JSON objects")
+	fs.StringVar(&cmd.HTTPAddr, "http-addr", "", "address to serve the HTTP API and page on")
 
 	if visit != nil {
 		fs.VisitAll(visit)

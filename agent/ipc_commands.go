@@ -1,13 +1,10 @@
 package agent
 
 import (
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"maps"
 	"regexp"
-	"runtime"
-	"strconv"
 	"strings"
 
 	"github.com/serfclone/serf/serf"
@@ -230,14 +227,7 @@ func (i *AgentIPC) handleChangeKey(c *ipcClient, seq uint64, command string) err
 	default:
 		op = i.agent.RemoveKey
 	}
-	resp, err := op(req.Key)
-	if err != nil {
-		// Serf reports a bad key with the base64 decoder's own message
-		// and an empty tally.
-		if _, decErr := base64.StdEncoding.DecodeString(req.Key); decErr != nil {
-			resp, err = nil, decErr
-		}
-	}
+	resp, err := changeKey(op, req.Key)
 	return c.reply(seq, err, toIPCKeyResponse(resp, false))
 }
 
@@ -265,31 +255,7 @@ func toIPCKeyResponse(r *serf.KeyResponse, withKeys bool) *ipcKeyResponse {
 }
 
 func (i *AgentIPC) handleStats(c *ipcClient, seq uint64) error {
-	s := i.agent.Serf()
-	serfStats := s.Stats()
-	if _, ok := serfStats["coordinate_resets"]; !ok {
-		// The agent always reports it (rpc.md §7.17).
-		serfStats["coordinate_resets"] = "0"
-	}
-	tags := s.LocalTags()
-	if tags == nil {
-		tags = map[string]string{}
-	}
-	stats := map[string]map[string]string{
-		"agent": {"name": s.LocalMember().Name},
-		"runtime": {
-			"os":         runtime.GOOS,
-			"arch":       runtime.GOARCH,
-			"version":    runtime.Version(),
-			"max_procs":  strconv.Itoa(runtime.GOMAXPROCS(0)),
-			"goroutines": strconv.Itoa(runtime.NumGoroutine()),
-			"cpu_count":  strconv.Itoa(runtime.NumCPU()),
-		},
-		"serf":           serfStats,
-		"tags":           tags,
-		"event_handlers": maps.Clone(i.eventHandlers),
-	}
-	return c.reply(seq, nil, stats)
+	return c.reply(seq, nil, agentStats(i.agent, i.eventHandlers))
 }
 
 // statsEventHandlers is the "event_handlers" stats section: one entry per

@@ -1,16 +1,19 @@
 package command
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log"
 	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -35,6 +38,7 @@ type AgentCommand struct {
 	args       []string
 	notifier   *agent.Notifier
 	readyOnce  sync.Once
+	ready      atomic.Bool // set with READY=1; the HTTP health check reads it
 	retryLock  sync.Mutex
 	retryAddrs []string
 	// retryRunning is true while a retry-join loop runs.
@@ -112,7 +116,7 @@ func (c *AgentCommand) Run(args []string) int {
 	}
 	logOutput := io.MultiWriter(outputs...)
 
-	prom, err := setupTelemetry(conf, log.New(logOutput, "", log.LstdFlags))
+	prom, metricsHandler, err := setupTelemetry(conf, log.New(logOutput, "", log.LstdFlags))
 	if err != nil {
 		ui.Error(err.Error())
 		return 1
@@ -177,6 +181,19 @@ func (c *AgentCommand) Run(args []string) int {
 	}
 	ipc := agent.NewAgentIPC(a, conf.RPCAuthKey, ln, logOutput, logWriter)
 	defer ipc.Shutdown()
+	if conf.HTTPAddr != "" {
+		hs, err := agent.StartHTTPServer(a, conf.HTTPAddr, agent.HTTPConfig{AuthToken: conf.RPCAuthKey,
+			LogWriter: logWriter, MetricsHandler: metricsHandler, Ready: c.ready.Load})
+		if err != nil {
+			ui.Error(fmt.Sprintf("Error starting HTTP listener: %s", err))
+			return 1
+		}
+		defer func() {
+			ctx, cancel := context.WithTimeout(context.Background(), gracefulTimeout)
+			defer cancel()
+			_ = hs.Shutdown(ctx)
+		}()
+	}
 
 	ui.Output("Serf agent running!")
 	c.printBanner(ui, conf, settings)
@@ -242,6 +259,7 @@ func (c *AgentCommand) printBanner(ui cli.Ui, conf *agent.Config, s *agent.Start
 // notifyReady tells systemd the agent is up, once.
 func (c *AgentCommand) notifyReady() {
 	c.readyOnce.Do(func() {
+		c.ready.Store(true)
 		if err := c.notifier.Notify("READY=1"); err != nil {
 			c.agent.Logger().Printf("[WARN] agent: failed to notify systemd: %v", err)
 		}
@@ -500,7 +518,7 @@ func buildSerfConfig(conf *agent.Config, s *agent.StartupSettings, logOutput io.
 // setupTelemetry installs go-metrics with Serf's service name and an
 // in-memory sink dumped on SIGUSR1, plus the configured external sinks and
 // the Prometheus endpoint.
-func setupTelemetry(conf *agent.Config, logger *log.Logger) (*agent.PrometheusServer, error) {
+func setupTelemetry(conf *agent.Config, logger *log.Logger) (*agent.PrometheusServer, http.Handler, error) {
 	inm := metrics.NewInmemSink(10*time.Second, time.Minute)
 	metrics.DefaultInmemSignal(inm)
 	mc := metrics.DefaultConfig("serf-agent")
@@ -510,14 +528,14 @@ func setupTelemetry(conf *agent.Config, logger *log.Logger) (*agent.PrometheusSe
 	if conf.StatsiteAddr != "" {
 		sink, err := metrics.NewStatsiteSink(conf.StatsiteAddr)
 		if err != nil {
-			return nil, fmt.Errorf("Failed to start statsite sink. Got: %s", err)
+			return nil, nil, fmt.Errorf("Failed to start statsite sink. Got: %s", err)
 		}
 		sinks = append(sinks, sink)
 	}
 	if conf.StatsdAddr != "" {
 		sink, err := metrics.NewStatsdSink(conf.StatsdAddr)
 		if err != nil {
-			return nil, fmt.Errorf("Failed to start statsd sink. Got: %s", err)
+			return nil, nil, fmt.Errorf("Failed to start statsd sink. Got: %s", err)
 		}
 		sinks = append(sinks, sink)
 	}
@@ -525,21 +543,31 @@ func setupTelemetry(conf *agent.Config, logger *log.Logger) (*agent.PrometheusSe
 		mc.EnableHostname = true
 	}
 	var prom *agent.PrometheusServer
+	var metricsHandler http.Handler
 	if conf.MetricsAddr != "" {
 		var err error
 		prom, err = agent.NewPrometheusServer(conf.MetricsAddr, logger)
 		if err != nil {
-			return nil, fmt.Errorf("Failed to start Prometheus metrics: %s", err)
+			return nil, nil, fmt.Errorf("Failed to start Prometheus metrics: %s", err)
 		}
 		sinks = append(sinks, prom.Sink)
+		metricsHandler = prom.Handler()
+	} else if conf.HTTPAddr != "" {
+		// The HTTP API serves /metrics even without -metrics-addr.
+		sink, h, err := agent.NewPrometheusSink()
+		if err != nil {
+			return nil, nil, fmt.Errorf("Failed to start Prometheus metrics: %s", err)
+		}
+		sinks = append(sinks, sink)
+		metricsHandler = h
 	}
 	if _, err := metrics.NewGlobal(mc, sinks); err != nil {
 		if prom != nil {
 			prom.Shutdown()
 		}
-		return nil, fmt.Errorf("Failed to start metrics: %s", err)
+		return nil, nil, fmt.Errorf("Failed to start metrics: %s", err)
 	}
-	return prom, nil
+	return prom, metricsHandler, nil
 }
 
 // reloadableLevelFilter is a log level filter whose level a reload may
