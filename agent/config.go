@@ -153,6 +153,12 @@ type Config struct {
 	// MetricsAddr, if set, serves Prometheus metrics at /metrics on this
 	// host:port. Not in Serf 0.10.
 	MetricsAddr string `config:"metrics_addr"`
+	// HandlerQueueLimit is how many events may wait for handler scripts in
+	// each lane (member, user, query). Not in Serf 0.10.
+	HandlerQueueLimit int `config:"handler_queue_limit"`
+	// HandlerTimeout bounds one handler script run; 0 is no limit. Not in
+	// Serf 0.10.
+	HandlerTimeout time.Duration `config:"handler_timeout"`
 	// ValidateNodeNames is accepted but never merged nor applied.
 	ValidateNodeNames bool `config:"validate_node_names"`
 	// MsgpackUseNewTimeFormat is accepted but never merged nor applied.
@@ -180,6 +186,7 @@ func DefaultConfig() *Config {
 		RetryInterval:          DefaultRetryInterval,
 		EnableCompression:      true,
 		BroadcastTimeout:       DefaultBroadcastTimeout,
+		HandlerQueueLimit:      DefaultHandlerQueueLimit,
 	}
 }
 
@@ -501,6 +508,8 @@ func MergeConfig(a, b *Config) *Config {
 	mergeInt(&result.QuerySizeLimit, b.QuerySizeLimit)
 	mergeInt(&result.UserEventSizeLimit, b.UserEventSizeLimit)
 	mergeInt(&result.RetryMaxAttempts, b.RetryMaxAttempts)
+	mergeInt(&result.HandlerQueueLimit, b.HandlerQueueLimit)
+	mergeDuration(&result.HandlerTimeout, b.HandlerTimeout)
 
 	mergeDuration(&result.ReconnectInterval, b.ReconnectInterval)
 	mergeDuration(&result.ReconnectTimeout, b.ReconnectTimeout)

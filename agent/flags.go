@@ -62,6 +62,7 @@ func ParseFlags(args []string, errOut io.Writer) (*Config, []string, error) {
 		eventHandlers      stringList
 		retryInterval      string
 		broadcastTimeout   string
+		handlerTimeout     string
 		disableCompression bool
 	)
 	fs := flag.NewFlagSet("agent", flag.ContinueOnError)
@@ -99,6 +100,8 @@ func ParseFlags(args []string, errOut io.Writer) (*Config, []string, error) {
 	fs.BoolVar(&disableCompression, "disable-compression", false, "disable compression of broadcast messages")
 	fs.StringVar(&broadcastTimeout, "broadcast-timeout", "", "timeout for broadcast messages")
 	fs.StringVar(&cmd.MetricsAddr, "metrics-addr", "", "address to serve Prometheus metrics on")
+	fs.IntVar(&cmd.HandlerQueueLimit, "handler-queue-limit", 0, "events that may wait for handlers, per lane")
+	fs.StringVar(&handlerTimeout, "handler-timeout", "", "time limit of one handler script run")
 
 	if err := fs.Parse(args); err != nil {
 		return nil, nil, &FlagError{Err: err}
@@ -122,6 +125,13 @@ func ParseFlags(args []string, errOut io.Writer) (*Config, []string, error) {
 			return nil, nil, fmt.Errorf("Error: %s", err)
 		}
 		cmd.BroadcastTimeout = d
+	}
+	if handlerTimeout != "" {
+		d, err := time.ParseDuration(handlerTimeout)
+		if err != nil {
+			return nil, nil, fmt.Errorf("Error: %s", err)
+		}
+		cmd.HandlerTimeout = d
 	}
 	cmd.StartJoin = startJoin
 	cmd.RetryJoin = retryJoin
