@@ -13,7 +13,7 @@ import (
 // serf_agent_agent_handler_<name>{lane="..."}.
 var (
 	metricQueueDepth = []string{"agent", "handler", "queue_depth"} // gauge: events waiting
-	metricRuns       = []string{"agent", "handler", "runs"}        // counter: scripts started
+	metricRuns       = []string{"agent", "handler", "runs"}        // counter: script runs begun
 	metricFailures   = []string{"agent", "handler", "failures"}    // counter: failed to start or exited non-zero
 	metricTimeouts   = []string{"agent", "handler", "timeouts"}    // counter: stopped at handler_timeout
 	metricDropped    = []string{"agent", "handler", "dropped"}     // counter: events dropped, lane full

@@ -18,8 +18,10 @@ import (
 func (h *ScriptEventHandler) runScript(laneName, script string, e serf.Event) {
 	label := eventLabel(e)
 	start := time.Now()
-	h.metrics.incr(metricRuns, laneName, 1)
-	output, timedOut, err := h.invoke(script, label, e)
+	output, timedOut, err := h.invoke(laneName, script, label, e)
+	if errors.Is(err, errHandlerStopped) {
+		return // the agent is stopping; the script never started
+	}
 	h.metrics.since(metricRunTime, laneName, start)
 	h.metrics.invoked(script, start)
 
@@ -47,7 +49,7 @@ func (h *ScriptEventHandler) runScript(laneName, script string, e serf.Event) {
 // returns the kept tail of its output and whether it hit the timeout. A
 // script that exited cleanly but left a process holding its output is a
 // success: its output is read for KillGrace more, then no longer.
-func (h *ScriptEventHandler) invoke(script, label string, e serf.Event) (output []byte, timedOut bool, err error) {
+func (h *ScriptEventHandler) invoke(laneName, script, label string, e serf.Event) (output []byte, timedOut bool, err error) {
 	ctx, cancel := context.WithCancel(h.runCtx)
 	if h.conf.Timeout > 0 {
 		ctx, cancel = context.WithTimeout(h.runCtx, h.conf.Timeout)
@@ -82,7 +84,11 @@ func (h *ScriptEventHandler) invoke(script, label string, e serf.Event) (output 
 		return group.terminate()
 	}
 
-	if err := h.startTracked(cmd, group); err != nil {
+	err = h.startTracked(cmd, group)
+	if !errors.Is(err, errHandlerStopped) {
+		h.metrics.incr(metricRuns, laneName, 1)
+	}
+	if err != nil {
 		return nil, false, err
 	}
 	slow := time.AfterFunc(slowScriptWarning, func() {
