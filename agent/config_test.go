@@ -46,6 +46,7 @@ func TestDefaultConfig(t *testing.T) {
 		RetryInterval:          30 * time.Second,
 		EnableCompression:      true,
 		BroadcastTimeout:       5 * time.Second,
+		HandlerQueueLimit:      1024,
 	}
 	if !reflect.DeepEqual(c, want) {
 		t.Fatalf("DefaultConfig() =\n%+v\nwant\n%+v", c, want)
@@ -100,6 +101,8 @@ const fullJSON = `{
   "statsd_addr": "127.0.0.1:8126",
   "broadcast_timeout": "7s",
   "metrics_addr": "127.0.0.1:9100",
+  "handler_queue_limit": 64,
+  "handler_timeout": "45s",
   "validate_node_names": true,
   "MsgpackUseNewTimeFormat": true
 }`
@@ -146,6 +149,8 @@ var fullConfig = Config{
 	StatsdAddr:              "127.0.0.1:8126",
 	BroadcastTimeout:        7 * time.Second,
 	MetricsAddr:             "127.0.0.1:9100",
+	HandlerQueueLimit:       64,
+	HandlerTimeout:          45 * time.Second,
 	ValidateNodeNames:       true,
 	MsgpackUseNewTimeFormat: true,
 }
