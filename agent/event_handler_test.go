@@ -412,12 +412,12 @@ func TestHandlerTimeoutKillsGroup(t *testing.T) {
 			script := tc.script(marker)
 			r := startRunner(t, HandlerConfig{
 				Scripts:   mustScripts(t, "user="+script),
-				Timeout:   500 * time.Millisecond,
-				KillGrace: 300 * time.Millisecond,
+				Timeout:   2 * time.Second,
+				KillGrace: 500 * time.Millisecond,
 			}, 0)
 			r.HandleEvent(serf.UserEvent{Name: "deploy"})
 			waitProcesses(t, marker, 2, 20*time.Second)
-			r.waitLog(t, "[WARN] agent: Script '"+script+"' for event 'user:deploy' timed out after 500ms, sending SIGTERM to its process group", 20*time.Second)
+			r.waitLog(t, "[WARN] agent: Script '"+script+"' for event 'user:deploy' timed out after 2s, sending SIGTERM to its process group", 20*time.Second)
 			r.waitLog(t, "[WARN] agent: Error invoking script '"+script+"'", 20*time.Second)
 			waitProcesses(t, marker, 0, 10*time.Second)
 			if got := r.counter(metricTimeouts, laneUser); got != 1 {
@@ -426,7 +426,7 @@ func TestHandlerTimeoutKillsGroup(t *testing.T) {
 			if got := r.counter(metricFailures, laneUser); got != 1 {
 				t.Errorf("failures counter = %v, want 1", got)
 			}
-			killed := strings.Contains(r.log.String(), "still running 300ms after SIGTERM, sending SIGKILL")
+			killed := strings.Contains(r.log.String(), "still running 500ms after SIGTERM, sending SIGKILL")
 			if killed != tc.kill {
 				t.Errorf("SIGKILL logged = %v, want %v", killed, tc.kill)
 			}

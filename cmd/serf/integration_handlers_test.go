@@ -87,7 +87,7 @@ func TestIntegrationInterruptStopsRunningHandler(t *testing.T) {
 	needProc(t)
 	marker := handlerMarker(t)
 	const broadcastTimeout = 5 * time.Second
-	a := startAgent(t, "hstop-a", "-broadcast-timeout", broadcastTimeout.String(),
+	a := startOpsAgent(t, "hstop-a", "-broadcast-timeout", broadcastTimeout.String(),
 		"-event-handler", "member-join=sh -c 'sleep "+marker+" & sleep "+marker+"'")
 	// The agent's own join runs the handler.
 	waitSleepers(t, marker, 2, 20*time.Second)
@@ -111,7 +111,7 @@ func TestIntegrationInterruptStopsRunningHandler(t *testing.T) {
 // stderr, and its exit status, reach `serf monitor` at WARN.
 func TestIntegrationHandlerStderrInMonitor(t *testing.T) {
 	script := "echo to-stdout; echo oops-from-the-script >&2; exit 3"
-	a := startAgent(t, "hmon-a", "-event-handler", "user:fail="+script)
+	a := startOpsAgent(t, "hmon-a", "-event-handler", "user:fail="+script)
 	mon, err := testutil.StartProcess(serfBin, a.dir, nil, "monitor", "-rpc-addr="+a.rpc, "-log-level=warn")
 	if err != nil {
 		t.Fatal(err)
@@ -147,19 +147,19 @@ func TestIntegrationHandlerTimeoutFromConfig(t *testing.T) {
 	dir := t.TempDir()
 	envOut := filepath.Join(dir, "timeout-env")
 	conf := filepath.Join(dir, "handlers.json")
-	body := fmt.Sprintf(`{"handler_timeout": "1s", "handler_queue_limit": 16, "event_handlers": [%q, %q]}`,
+	body := fmt.Sprintf(`{"handler_timeout": "3s", "handler_queue_limit": 16, "event_handlers": [%q, %q]}`,
 		"user:slow=sh -c 'sleep "+marker+" & sleep "+marker+"'",
 		"user:env=echo \"$SERF_HANDLER_TIMEOUT $SERF_SELF_ADDR $SERF_SELF_PORT\" > "+envOut)
 	if err := os.WriteFile(conf, []byte(body), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	metricsAddr := freeAddr(t)
-	a := startAgent(t, "htime-a", "-config-file", conf, "-metrics-addr", metricsAddr)
+	a := startOpsAgent(t, "htime-a", "-config-file", conf, "-metrics-addr", metricsAddr)
 
 	a.cli("event", "-coalesce=false", "slow")
 	a.cli("event", "-coalesce=false", "env")
 	waitSleepers(t, marker, 2, 20*time.Second)
-	if err := a.proc.WaitOutput("for event 'user:slow' timed out after 1s, sending SIGTERM to its process group", 20*time.Second); err != nil {
+	if err := a.proc.WaitOutput("for event 'user:slow' timed out after 3s, sending SIGTERM to its process group", 20*time.Second); err != nil {
 		t.Fatal(err)
 	}
 	waitSleepers(t, marker, 0, 10*time.Second)
@@ -169,7 +169,7 @@ func TestIntegrationHandlerTimeoutFromConfig(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		if got, want := strings.TrimSpace(string(data)), "1s 127.0.0.1 "+a.bind[strings.LastIndexByte(a.bind, ':')+1:]; got != want {
+		if got, want := strings.TrimSpace(string(data)), "3s 127.0.0.1 "+a.bind[strings.LastIndexByte(a.bind, ':')+1:]; got != want {
 			return fmt.Errorf("script saw %q, want %q", got, want)
 		}
 		return nil
