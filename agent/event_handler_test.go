@@ -219,6 +219,8 @@ func TestHandlerOutputLogged(t *testing.T) {
 		"[DEBUG] " + prefix + "stdout: no-newline",
 		"[WARN] " + prefix + "stderr: err-1",
 		"[WARN] agent: Error invoking script '" + script + "': exit status 4 (event 'user:fail')",
+		// Serf's own line with the whole kept output, after the run.
+		"[DEBUG] agent: Event 'user' script output: ",
 	}
 	testutil.WaitFor(t, 20*time.Second, func() error {
 		lines := strings.Join(logs.Lines(), "\n")

@@ -1,7 +1,6 @@
 package agent
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"os"
@@ -64,7 +63,10 @@ func (h *ScriptEventHandler) invoke(laneName, script, label string, e serf.Event
 	self := h.conf.Self()
 	cmd.Env = append(os.Environ(), eventEnv(self, e)...)
 	cmd.Env = append(cmd.Env, extraEnv(self, h.conf.Timeout)...)
-	cmd.Stdin = bytes.NewReader(eventStdin(e))
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, false, err
+	}
 	cmd.Stdout = &teeWriter{tail, stdout}
 	cmd.Stderr = &teeWriter{tail, stderr}
 	// Once the shell has exited or been asked to stop, its output pipes
@@ -89,8 +91,17 @@ func (h *ScriptEventHandler) invoke(laneName, script, label string, e serf.Event
 		h.metrics.incr(metricRuns, laneName, 1)
 	}
 	if err != nil {
+		stdin.Close()
 		return nil, false, err
 	}
+	// The payload is written while the script runs, as Serf does; Wait
+	// closes the pipe once the script has exited, which ends the write.
+	written := make(chan error, 1)
+	go func() {
+		_, werr := stdin.Write(eventStdin(e))
+		stdin.Close()
+		written <- werr
+	}()
 	slow := time.AfterFunc(slowScriptWarning, func() {
 		h.logger.Printf("[WARN] agent: Script '%s' slow, execution exceeding %v", script, slowScriptWarning)
 	})
@@ -99,6 +110,13 @@ func (h *ScriptEventHandler) invoke(laneName, script, label string, e serf.Event
 	group.setDone()
 	stdout.Flush()
 	stderr.Flush()
+	if werr := <-written; werr != nil && laneName != laneMember {
+		// A script that does not read its payload: Serf logs it for
+		// user events and queries only.
+		h.logger.Printf("[ERR] Error writing payload: %s", werr)
+	}
+	output = tail.Bytes()
+	h.logger.Printf("[DEBUG] agent: Event '%s' script output: %s", eventTypeOf(e), output)
 
 	if _, stopping := group.stopRequested(); stopping {
 		h.finishStop(group, script, label)
@@ -110,7 +128,7 @@ func (h *ScriptEventHandler) invoke(laneName, script, label string, e serf.Event
 			script, label)
 		err = nil
 	}
-	return tail.Bytes(), timeoutHit.Load(), err
+	return output, timeoutHit.Load(), err
 }
 
 // startTracked starts cmd, unless the runner is shutting down, and tracks
