@@ -593,3 +593,38 @@ func TestHandlerShutdownDeadlineKillsEarly(t *testing.T) {
 	}
 	waitProcesses(t, marker, 0, 5*time.Second)
 }
+
+// TestHandlerUpdateScriptsAffectsLaterEvents checks a reload: an event
+// already waiting runs the scripts it arrived under, a later one the new
+// scripts, and an event no script matches is not queued at all.
+func TestHandlerUpdateScriptsAffectsLaterEvents(t *testing.T) {
+	dir := t.TempDir()
+	out := filepath.Join(dir, "ran")
+	gate := filepath.Join(dir, "gate")
+	r := startRunner(t, HandlerConfig{Scripts: mustScripts(t,
+		"user:block=while [ ! -e "+gate+" ]; do sleep 0.05; done",
+		"user:x=echo old >> "+out,
+	)}, 0)
+	r.HandleEvent(serf.UserEvent{Name: "block"})
+	r.HandleEvent(serf.UserEvent{Name: "x"})
+	r.HandleEvent(serf.UserEvent{Name: "unmatched"})
+	if n := r.lanes[laneUser].queueLen(); n != 2 && n != 1 {
+		t.Fatalf("%d events waiting, want the block and x events at most", n)
+	}
+	r.UpdateScripts(mustScripts(t, "user:x=echo new >> "+out))
+	r.HandleEvent(serf.UserEvent{Name: "x"})
+	r.HandleEvent(serf.UserEvent{Name: "block"}) // no longer handled: not queued
+	if err := os.WriteFile(gate, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	testutil.WaitFor(t, 30*time.Second, func() error {
+		data, _ := os.ReadFile(out)
+		if got := strings.Fields(string(data)); strings.Join(got, " ") != "old new" {
+			return fmt.Errorf("ran %v, want old new", got)
+		}
+		return nil
+	})
+	if got := r.counter(metricRuns, laneUser); got != 3 {
+		t.Errorf("runs = %v, want 3", got)
+	}
+}

@@ -195,3 +195,10 @@ func (w *dropWarner) stop() {
 		w.pending = 0
 	}
 }
+
+// queueLen returns how many events wait in the lane.
+func (l *lane) queueLen() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.queue.Len()
+}
