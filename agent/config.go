@@ -159,6 +159,12 @@ type Config struct {
 	// HTTPAddr, if set, serves the HTTP JSON API, the live page and
 	// /metrics on this host:port. Not in Serf 0.10.
 	HTTPAddr string `config:"http_addr"`
+	// HandlerQueueLimit is how many events may wait for handler scripts in
+	// each lane (member, user, query). Not in Serf 0.10.
+	HandlerQueueLimit int `config:"handler_queue_limit"`
+	// HandlerTimeout bounds one handler script run; 0 is no limit. Not in
+	// Serf 0.10.
+	HandlerTimeout time.Duration `config:"handler_timeout"`
 	// ValidateNodeNames is accepted but never merged nor applied.
 	ValidateNodeNames bool `config:"validate_node_names"`
 	// MsgpackUseNewTimeFormat is accepted but never merged nor applied.
@@ -186,6 +192,7 @@ func DefaultConfig() *Config {
 		RetryInterval:          DefaultRetryInterval,
 		EnableCompression:      true,
 		BroadcastTimeout:       DefaultBroadcastTimeout,
+		HandlerQueueLimit:      DefaultHandlerQueueLimit,
 	}
 }
 
@@ -509,6 +516,8 @@ func MergeConfig(a, b *Config) *Config {
 	mergeInt(&result.QuerySizeLimit, b.QuerySizeLimit)
 	mergeInt(&result.UserEventSizeLimit, b.UserEventSizeLimit)
 	mergeInt(&result.RetryMaxAttempts, b.RetryMaxAttempts)
+	mergeInt(&result.HandlerQueueLimit, b.HandlerQueueLimit)
+	mergeDuration(&result.HandlerTimeout, b.HandlerTimeout)
 
 	mergeDuration(&result.ReconnectInterval, b.ReconnectInterval)
 	mergeDuration(&result.ReconnectTimeout, b.ReconnectTimeout)

@@ -46,6 +46,7 @@ func TestDefaultConfig(t *testing.T) {
 		RetryInterval:          30 * time.Second,
 		EnableCompression:      true,
 		BroadcastTimeout:       5 * time.Second,
+		HandlerQueueLimit:      1024,
 	}
 	if !reflect.DeepEqual(c, want) {
 		t.Fatalf("DefaultConfig() =\n%+v\nwant\n%+v", c, want)
@@ -102,6 +103,8 @@ const fullJSON = `{
   "metrics_addr": "127.0.0.1:9100",
   "log_json": true,
   "http_addr": "127.0.0.1:8080",
+  "handler_queue_limit": 64,
+  "handler_timeout": "45s",
   "validate_node_names": true,
   "MsgpackUseNewTimeFormat": true
 }`
@@ -150,6 +153,8 @@ var fullConfig = Config{
 	MetricsAddr:             "127.0.0.1:9100",
 	LogJSON:                 true,
 	HTTPAddr:                "127.0.0.1:8080",
+	HandlerQueueLimit:       64,
+	HandlerTimeout:          45 * time.Second,
 	ValidateNodeNames:       true,
 	MsgpackUseNewTimeFormat: true,
 }

@@ -1,14 +1,11 @@
 package agent
 
 import (
-	"bytes"
+	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log"
-	"os"
-	"os/exec"
-	"regexp"
-	"strings"
 	"sync"
 	"time"
 
@@ -17,279 +14,334 @@ import (
 	"github.com/serfclone/serf/serf"
 )
 
-// maxHandlerOutput is how much of a handler's combined stdout and stderr
-// is kept: the last 8 KiB, as Serf does.
-const maxHandlerOutput = 8 * 1024
+// Defaults of the handler runner.
+const (
+	// DefaultHandlerQueueLimit is how many events may wait in each lane.
+	DefaultHandlerQueueLimit = 1024
+	// DefaultHandlerKillGrace is how long a script asked to stop (SIGTERM)
+	// has before it is killed (SIGKILL).
+	DefaultHandlerKillGrace = time.Second
+)
 
 // slowScriptWarning is when a still-running handler gets a warning.
 const slowScriptWarning = time.Second
 
-// ScriptEventHandler runs the configured handler scripts for each event.
-// Scripts run one at a time, in event order, on a goroutine of their own:
-// unlike Serf 0.10, a slow or hung script delays only later scripts and
-// never the agent's event loop, RPC streams or membership.
-type ScriptEventHandler struct {
-	selfFn func() serf.Member
-	logger *log.Logger
-
-	scriptsLock sync.RWMutex
-	scripts     []EventScript
-
-	queueLock sync.Mutex
-	queue     []serf.Event
-	wake      chan struct{}
-	stop      chan struct{}
-	done      chan struct{}
+// HandlerConfig configures the handler runner.
+type HandlerConfig struct {
+	// Self returns the local member, whose name, tags, address and port
+	// fill SERF_SELF_*, SERF_TAG_*. Nil means an empty member.
+	Self func() serf.Member
+	// Scripts are the configured handlers, in order.
+	Scripts []EventScript
+	// Logger receives the runner's log lines and the scripts' output.
+	// Nil discards them.
+	Logger *log.Logger
+	// QueueLimit is how many events may wait in each lane (member, user,
+	// query); past it events are dropped, or member events merged. <= 0
+	// means DefaultHandlerQueueLimit.
+	QueueLimit int
+	// Timeout bounds one script run; 0 means no limit, as in Serf.
+	Timeout time.Duration
+	// KillGrace is the time between SIGTERM and SIGKILL to a script's
+	// process group, at its timeout and at shutdown. <= 0 means
+	// DefaultHandlerKillGrace.
+	KillGrace time.Duration
+	// ResponseLimit is how many bytes of a script's output are kept, the
+	// tail of which answers a query. <= 0 means 8 KiB, Serf's size.
+	ResponseLimit int
+	// Metrics receives the runner's metrics; nil means go-metrics'
+	// process-wide instance.
+	Metrics *metrics.Metrics
 }
 
-// NewScriptEventHandler starts the runner. self returns the local member,
-// whose name and tags fill SERF_SELF_* and SERF_TAG_*.
-func NewScriptEventHandler(self func() serf.Member, scripts []EventScript, logger *log.Logger) *ScriptEventHandler {
-	h := &ScriptEventHandler{
-		selfFn:  self,
-		logger:  logger,
-		scripts: scripts,
-		wake:    make(chan struct{}, 1),
-		stop:    make(chan struct{}),
-		done:    make(chan struct{}),
+// DefaultHandlerConfig returns a configuration with the defaults filled
+// in and no scripts.
+func DefaultHandlerConfig() HandlerConfig {
+	return HandlerConfig{
+		QueueLimit:    DefaultHandlerQueueLimit,
+		KillGrace:     DefaultHandlerKillGrace,
+		ResponseLimit: defaultResponseLimit,
 	}
-	go h.run()
+}
+
+// withDefaults fills the unset fields of c.
+func (c HandlerConfig) withDefaults() HandlerConfig {
+	d := DefaultHandlerConfig()
+	if c.Self == nil {
+		c.Self = func() serf.Member { return serf.Member{} }
+	}
+	if c.Logger == nil {
+		c.Logger = log.New(io.Discard, "", 0)
+	}
+	if c.QueueLimit <= 0 {
+		c.QueueLimit = d.QueueLimit
+	}
+	if c.Timeout < 0 {
+		c.Timeout = 0
+	}
+	if c.KillGrace <= 0 {
+		c.KillGrace = d.KillGrace
+	}
+	if c.ResponseLimit <= 0 {
+		c.ResponseLimit = d.ResponseLimit
+	}
+	return c
+}
+
+// errHandlerStopped refuses to start a script once Shutdown has begun.
+var errHandlerStopped = errors.New("handler runner is shutting down")
+
+// ScriptEventHandler runs the configured handler scripts for each event.
+//
+// Events wait in three bounded lanes, member events, user events and
+// queries, each served by a goroutine of its own: within a lane scripts
+// run one at a time in event order; a slow script delays only later
+// events of its own lane, never another lane, the agent's event loop, RPC
+// streams or membership. Each script runs in a process group of its own,
+// which is stopped (SIGTERM, then SIGKILL after KillGrace) at Timeout and
+// at Shutdown, so no handler process outlives the agent.
+type ScriptEventHandler struct {
+	conf    HandlerConfig
+	logger  *log.Logger
+	metrics handlerMetrics
+
+	scriptsLock sync.RWMutex
+	scripts     *scriptSet
+
+	lanes map[string]*lane
+
+	// runCtx is the parent of every script run; Shutdown cancels it,
+	// which sends SIGTERM to every running script's process group.
+	runCtx     context.Context
+	cancelRuns context.CancelFunc
+	stop       chan struct{}
+	lanesWG    sync.WaitGroup
+	lanesDone  chan struct{}
+
+	// groupsLock guards closed and groups: the process groups that are
+	// running, or that a finished script left processes in.
+	groupsLock sync.Mutex
+	closed     bool
+	groups     map[*processGroup]struct{}
+	// killedAt is when Shutdown sent SIGKILL to what was left.
+	killedAt time.Time
+
+	shutdownOnce sync.Once
+}
+
+// NewScriptEventHandler starts the runner and its lanes; Shutdown stops
+// them.
+func NewScriptEventHandler(conf HandlerConfig) *ScriptEventHandler {
+	return newScriptEventHandler(conf, dropWarnInterval)
+}
+
+func newScriptEventHandler(conf HandlerConfig, warnEvery time.Duration) *ScriptEventHandler {
+	conf = conf.withDefaults()
+	ctx, cancel := context.WithCancel(context.Background())
+	h := &ScriptEventHandler{
+		conf:       conf,
+		logger:     conf.Logger,
+		metrics:    handlerMetrics{m: conf.Metrics},
+		scripts:    &scriptSet{scripts: conf.Scripts},
+		lanes:      make(map[string]*lane, len(laneNames)),
+		runCtx:     ctx,
+		cancelRuns: cancel,
+		stop:       make(chan struct{}),
+		lanesDone:  make(chan struct{}),
+		groups:     make(map[*processGroup]struct{}),
+	}
+	for _, name := range laneNames {
+		l := newLane(name, conf.QueueLimit, h.metrics, h.warnDropped, warnEvery)
+		h.lanes[name] = l
+		h.lanesWG.Add(1)
+		go h.serveLane(l)
+	}
+	go func() {
+		h.lanesWG.Wait()
+		close(h.lanesDone)
+	}()
 	return h
 }
 
-// UpdateScripts replaces the scripts from the next event on (SIGHUP).
+// UpdateScripts replaces the scripts for events that arrive from now on
+// (SIGHUP). Events already waiting run the scripts they arrived under.
 func (h *ScriptEventHandler) UpdateScripts(scripts []EventScript) {
 	h.scriptsLock.Lock()
 	defer h.scriptsLock.Unlock()
-	h.scripts = scripts
+	h.scripts = &scriptSet{scripts: scripts}
 }
 
-// HandleEvent queues the event for the runner; it never blocks.
+// HandleEvent queues the event in its lane; it never blocks. An event no
+// script would run for is not queued.
 func (h *ScriptEventHandler) HandleEvent(e serf.Event) {
-	h.queueLock.Lock()
-	h.queue = append(h.queue, e)
-	h.queueLock.Unlock()
-	select {
-	case h.wake <- struct{}{}:
-	default:
+	h.scriptsLock.RLock()
+	set := h.scripts
+	h.scriptsLock.RUnlock()
+	if !set.matches(e) {
+		return
 	}
+	h.lanes[laneOf(e)].enqueue(queuedEvent{event: e, scripts: set})
 }
 
-// Stop ends the runner after the script in progress, if any, finishes.
-func (h *ScriptEventHandler) Stop() {
-	select {
-	case <-h.stop:
-	default:
-		close(h.stop)
-	}
-	<-h.done
+// warnDropped is the rate-limited warning of a full lane.
+func (h *ScriptEventHandler) warnDropped(lane string, limit, n int) {
+	h.logger.Printf("[WARN] agent: Handler queue for %s events is full (%d waiting): dropped %d event(s)", lane, limit, n)
 }
 
-func (h *ScriptEventHandler) run() {
-	defer close(h.done)
+// serveLane runs the lane's events until the runner stops.
+func (h *ScriptEventHandler) serveLane(l *lane) {
+	defer h.lanesWG.Done()
 	for {
-		h.queueLock.Lock()
-		var next serf.Event
-		if len(h.queue) > 0 {
-			next = h.queue[0]
-			h.queue[0] = nil
-			h.queue = h.queue[1:]
+		it, ok := l.next(h.stop)
+		if !ok {
+			return
 		}
-		h.queueLock.Unlock()
+		h.dispatch(l, it)
+	}
+}
 
-		if next == nil {
-			select {
-			case <-h.wake:
-				continue
-			case <-h.stop:
-				return
-			}
+// dispatch runs every script whose filter matches, in configuration order.
+func (h *ScriptEventHandler) dispatch(l *lane, it queuedEvent) {
+	eventType, name := eventTypeAndName(it.event)
+	for _, s := range it.scripts.scripts {
+		if !s.Matches(eventType, name) {
+			continue
 		}
 		select {
 		case <-h.stop:
 			return
 		default:
 		}
-		h.dispatch(next)
-	}
-}
-
-// dispatch runs every script whose filter matches, in configuration order.
-func (h *ScriptEventHandler) dispatch(e serf.Event) {
-	eventType, name := eventTypeAndName(e)
-	h.scriptsLock.RLock()
-	scripts := h.scripts
-	h.scriptsLock.RUnlock()
-	for _, s := range scripts {
-		if !s.Matches(eventType, name) {
-			continue
+		if q, ok := it.event.(*serf.Query); ok {
+			if d := q.Deadline(); !d.IsZero() && time.Now().After(d) {
+				h.logger.Printf("[WARN] agent: Query '%s' deadline passed before script '%s' could start, not running it", q.Name, s.Script)
+				h.metrics.incr(metricExpired, l.name, 1)
+				continue
+			}
 		}
-		if err := invokeEventScript(h.logger, s.Script, h.selfFn(), e); err != nil {
-			h.logger.Printf("[ERR] agent: Error invoking script '%s': %s", s.Script, err)
-		}
+		h.runScript(l.name, s.Script, it.event)
 	}
 }
 
-// eventTypeAndName returns the filter type string and, for user events and
-// queries, the name.
-func eventTypeAndName(e serf.Event) (string, string) {
-	switch ev := e.(type) {
-	case serf.UserEvent:
-		return EventUser, ev.Name
-	case *serf.Query:
-		return EventQuery, ev.Name
-	default:
-		return e.EventType().String(), ""
-	}
-}
+// Shutdown stops the runner, as net/http's Server.Shutdown does: it stops
+// taking events (those still waiting are dropped), asks every script's
+// process group to stop (SIGTERM), kills those still there after
+// KillGrace (SIGKILL), and waits for every lane goroutine and script.
+// When ctx ends first, whatever is left is killed at once and ctx's error
+// returned; the kill is sent a little before ctx's deadline, so that the
+// processes are gone by then. Safe to call more than once.
+func (h *ScriptEventHandler) Shutdown(ctx context.Context) error {
+	h.shutdownOnce.Do(h.beginShutdown)
 
-// sanitizeTagName turns a tag name into the SERF_TAG_ suffix.
-var sanitizeTagName = regexp.MustCompile(`[^A-Z0-9_]`)
-
-// eventEnv returns the SERF_* variables for an event.
-func eventEnv(self serf.Member, e serf.Event) []string {
-	env := []string{
-		"SERF_EVENT=" + eventTypeOf(e),
-		"SERF_SELF_NAME=" + self.Name,
-		"SERF_SELF_ROLE=" + self.Tags["role"],
-	}
-	for k, v := range self.Tags {
-		env = append(env, "SERF_TAG_"+sanitizeTagName.ReplaceAllString(strings.ToUpper(k), "_")+"="+v)
-	}
-	switch ev := e.(type) {
-	case serf.UserEvent:
-		env = append(env, "SERF_USER_EVENT="+ev.Name, fmt.Sprintf("SERF_USER_LTIME=%d", ev.LTime))
-	case *serf.Query:
-		env = append(env, "SERF_QUERY_NAME="+ev.Name, fmt.Sprintf("SERF_QUERY_LTIME=%d", ev.LTime))
-	}
-	return env
-}
-
-func eventTypeOf(e serf.Event) string {
-	t, _ := eventTypeAndName(e)
-	return t
-}
-
-// eventStdin returns what the script reads: member lines, or the payload
-// with a newline added if it lacks one.
-func eventStdin(e serf.Event) []byte {
-	switch ev := e.(type) {
-	case serf.MemberEvent:
-		var buf bytes.Buffer
-		for _, m := range ev.Members {
-			buf.WriteString(memberLine(m))
-		}
-		return buf.Bytes()
-	case serf.UserEvent:
-		return payloadWithNewline(ev.Payload)
-	case *serf.Query:
-		return payloadWithNewline(ev.Payload)
-	}
-	return nil
-}
-
-func payloadWithNewline(p []byte) []byte {
-	if len(p) == 0 || p[len(p)-1] == '\n' {
-		return p
-	}
-	out := make([]byte, len(p)+1)
-	copy(out, p)
-	out[len(p)] = '\n'
-	return out
-}
-
-// eventClean escapes tabs and newlines in member-line fields.
-var eventClean = strings.NewReplacer("\t", `\t`, "\n", `\n`)
-
-// memberLine formats a member for a handler: name, IP, role, tags.
-func memberLine(m serf.Member) string {
-	pairs := make([]string, 0, len(m.Tags))
-	for k, v := range m.Tags {
-		pairs = append(pairs, k+"="+v)
-	}
-	return fmt.Sprintf("%s\t%s\t%s\t%s\n",
-		eventClean.Replace(m.Name), m.Addr.String(),
-		eventClean.Replace(m.Tags["role"]), eventClean.Replace(strings.Join(pairs, ",")))
-}
-
-// invokeEventScript runs one script for one event and, for a query,
-// responds with its output.
-func invokeEventScript(logger *log.Logger, script string, self serf.Member, e serf.Event) error {
-	defer metrics.MeasureSince([]string{"agent", "invoke", script}, time.Now())
-
-	out := newTailBuffer(maxHandlerOutput)
-	cmd := exec.Command("/bin/sh", "-c", script)
-	cmd.Env = append(os.Environ(), eventEnv(self, e)...)
-	cmd.Stdout = out
-	cmd.Stderr = out
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		return err
-	}
-	if err := cmd.Start(); err != nil {
-		return err
-	}
-
-	payload := eventStdin(e)
-	go func() {
-		_, werr := stdin.Write(payload)
-		stdin.Close()
-		if werr != nil && len(payload) > 0 && e.EventType() != serf.EventMemberJoin &&
-			e.EventType() != serf.EventMemberLeave && e.EventType() != serf.EventMemberFailed &&
-			e.EventType() != serf.EventMemberUpdate && e.EventType() != serf.EventMemberReap {
-			logger.Printf("[ERR] Error writing payload: %s", werr)
-		}
-	}()
-
-	slow := time.AfterFunc(slowScriptWarning, func() {
-		logger.Printf("[WARN] agent: Script '%s' slow, execution exceeding %v", script, slowScriptWarning)
-	})
-	err = cmd.Wait()
-	slow.Stop()
-
-	output := out.Bytes()
-	logger.Printf("[DEBUG] agent: Event '%s' script output: %s", eventTypeOf(e), output)
-	if err != nil {
-		return err
-	}
-	if q, ok := e.(*serf.Query); ok && len(output) > 0 {
-		if err := q.Respond(output); err != nil {
-			logger.Printf("[WARN] agent: Failed to respond to query '%s': %s", q.String(), err)
+	killAt := time.Now().Add(h.conf.KillGrace)
+	if dl, ok := ctx.Deadline(); ok {
+		if early := dl.Add(-shutdownKillMargin); early.Before(killAt) {
+			killAt = early
 		}
 	}
-	return nil
-}
+	killTimer := time.NewTimer(time.Until(killAt))
+	defer killTimer.Stop()
+	poll := time.NewTicker(groupPollInterval)
+	defer poll.Stop()
 
-// tailBuffer keeps the last max bytes written to it. Handlers' stdout and
-// stderr share one, so their output interleaves as written.
-type tailBuffer struct {
-	mu  sync.Mutex
-	max int
-	buf []byte
-}
-
-var _ io.Writer = (*tailBuffer)(nil)
-
-func newTailBuffer(max int) *tailBuffer { return &tailBuffer{max: max} }
-
-func (t *tailBuffer) Write(p []byte) (int, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	n := len(p)
-	if len(p) >= t.max {
-		t.buf = append(t.buf[:0], p[len(p)-t.max:]...)
-		return n, nil
+	for {
+		select {
+		case <-h.lanesDone:
+			// Processes a script left behind may outlast their shell;
+			// after SIGKILL they are given one more grace to vanish and
+			// then no longer waited for.
+			killedAt := h.killTime()
+			if !h.anyGroupAlive() || (!killedAt.IsZero() && time.Since(killedAt) > h.conf.KillGrace) {
+				return nil
+			}
+		default:
+		}
+		select {
+		case <-ctx.Done():
+			h.killGroups()
+			return fmt.Errorf("stop event handlers: %w", ctx.Err())
+		case <-killTimer.C:
+			if n := h.killGroups(); n > 0 {
+				h.logger.Printf("[WARN] agent: %d handler process group(s) still running after %s, sent %s",
+					n, terminateSignalName, killSignalName)
+			}
+		case <-poll.C:
+		}
 	}
-	if over := len(t.buf) + len(p) - t.max; over > 0 {
-		t.buf = append(t.buf[:0], t.buf[over:]...)
-	}
-	t.buf = append(t.buf, p...)
-	return n, nil
 }
 
-// Bytes returns a copy of what is kept.
-func (t *tailBuffer) Bytes() []byte {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return append([]byte(nil), t.buf...)
+// Stop shuts the runner down with no deadline beyond its own kill grace.
+func (h *ScriptEventHandler) Stop() { _ = h.Shutdown(context.Background()) }
+
+const (
+	// shutdownKillMargin is how long before Shutdown's deadline the
+	// remaining process groups are killed.
+	shutdownKillMargin = 200 * time.Millisecond
+	// groupPollInterval is how often Shutdown and a stopped script's
+	// lane look whether a process group is gone.
+	groupPollInterval = 10 * time.Millisecond
+)
+
+// beginShutdown closes the lanes, cancels every running script (SIGTERM to
+// its group through the command's Cancel) and asks the groups finished
+// scripts left behind to stop.
+func (h *ScriptEventHandler) beginShutdown() {
+	h.groupsLock.Lock()
+	h.closed = true
+	h.groupsLock.Unlock()
+
+	close(h.stop)
+	waiting := 0
+	for _, name := range laneNames {
+		waiting += h.lanes[name].close()
+	}
+	if waiting > 0 {
+		h.logger.Printf("[INFO] agent: Stopping event handlers: %d waiting event(s) will not run", waiting)
+	}
+	h.cancelRuns()
+
+	h.groupsLock.Lock()
+	defer h.groupsLock.Unlock()
+	for g := range h.groups {
+		if !g.isRunning() {
+			_ = g.terminate()
+		}
+	}
+}
+
+// killGroups sends SIGKILL to every tracked group that is still there,
+// records when, and returns how many it signalled.
+func (h *ScriptEventHandler) killGroups() int {
+	h.groupsLock.Lock()
+	defer h.groupsLock.Unlock()
+	if h.killedAt.IsZero() {
+		h.killedAt = time.Now()
+	}
+	n := 0
+	for g := range h.groups {
+		if g.alive() {
+			n++
+			_ = g.kill()
+		}
+	}
+	return n
+}
+
+// killTime returns when Shutdown first sent SIGKILL; zero if not yet.
+func (h *ScriptEventHandler) killTime() time.Time {
+	h.groupsLock.Lock()
+	defer h.groupsLock.Unlock()
+	return h.killedAt
+}
+
+// anyGroupAlive reports whether a tracked group still has a process.
+func (h *ScriptEventHandler) anyGroupAlive() bool {
+	h.groupsLock.Lock()
+	defer h.groupsLock.Unlock()
+	for g := range h.groups {
+		if g.alive() {
+			return true
+		}
+	}
+	return false
 }

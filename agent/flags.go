@@ -71,6 +71,7 @@ func parseFlags(args []string, errOut io.Writer, visit func(*flag.Flag)) (*Confi
 		eventHandlers      stringList
 		retryInterval      string
 		broadcastTimeout   string
+		handlerTimeout     string
 		disableCompression bool
 	)
 	fs := flag.NewFlagSet("agent", flag.ContinueOnError)
@@ -110,6 +111,8 @@ func parseFlags(args []string, errOut io.Writer, visit func(*flag.Flag)) (*Confi
 	fs.StringVar(&cmd.MetricsAddr, "metrics-addr", "", "address to serve Prometheus metrics on")
 	fs.BoolVar(&cmd.LogJSON, "log-json", false, "write log lines as JSON objects")
 	fs.StringVar(&cmd.HTTPAddr, "http-addr", "", "address to serve the HTTP API and page on")
+	fs.IntVar(&cmd.HandlerQueueLimit, "handler-queue-limit", 0, "events that may wait for handlers, per lane")
+	fs.StringVar(&handlerTimeout, "handler-timeout", "", "time limit of one handler script run")
 
 	if visit != nil {
 		fs.VisitAll(visit)
@@ -137,6 +140,13 @@ func parseFlags(args []string, errOut io.Writer, visit func(*flag.Flag)) (*Confi
 			return nil, nil, fmt.Errorf("Error: %s", err)
 		}
 		cmd.BroadcastTimeout = d
+	}
+	if handlerTimeout != "" {
+		d, err := time.ParseDuration(handlerTimeout)
+		if err != nil {
+			return nil, nil, fmt.Errorf("Error: %s", err)
+		}
+		cmd.HandlerTimeout = d
 	}
 	cmd.StartJoin = startJoin
 	cmd.RetryJoin = retryJoin
@@ -279,12 +289,14 @@ Options:
                             restart keeps the current keys.
   -event-handler=foo        Program to run on cluster events. Repeatable. See
                             "Event handlers" below for the forms it takes.
-  -handler-timeout=<duration>
-                            Longest time one event handler may run before it is
-                            stopped.
-  -handler-queue-limit=<n>  Most events waiting for a busy handler; past it,
-                            new events for that handler are dropped with a
-                            warning.
+  -handler-timeout=0        Longest time one handler run may take, as a Go
+                            duration (90s, 5m). Past it the script's process
+                            group gets SIGTERM, then SIGKILL a second later.
+                            0, the default, means no limit.
+  -handler-queue-limit=1024 Most events that may wait for handlers in each
+                            lane (member, user and query events each have
+                            their own). Past it events are dropped and a
+                            warning says how many.
   -join=addr                Address of a member to join at start. Repeatable.
                             The agent exits if none of them can be reached.
   -replay                   With -join, also hand the user events the cluster

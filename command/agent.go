@@ -154,9 +154,15 @@ func (c *AgentCommand) Run(args []string) int {
 	a.StartClusterGauges()
 
 	scripts, _ := agent.ParseEventHandlers(conf.EventHandlers)
-	c.scripts = agent.NewScriptEventHandler(a.Serf().LocalMember, scripts, a.Logger())
+	c.scripts = agent.NewScriptEventHandler(conf.HandlerConfig(a.Serf().LocalMember, scripts, a.Logger()))
 	a.RegisterEventHandler(c.scripts)
-	defer c.scripts.Stop()
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), agent.HandlerShutdownTimeout)
+		defer cancel()
+		if err := c.scripts.Shutdown(ctx); err != nil {
+			a.Logger().Printf("[WARN] agent: %v", err)
+		}
+	}()
 
 	if conf.Discover != "" {
 		iface, _ := conf.MDNSNetworkInterface()
