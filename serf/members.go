@@ -181,7 +181,9 @@ func (s *Serf) handleNodeLeaveIntent(msg *messageLeave) bool {
 
 // handlePrune erases a force-left member. A member still leaving gets the
 // time to finish its leave first; unlike Serf 0.10 the wait happens off
-// the member lock, so membership keeps moving meanwhile.
+// the member lock, so membership keeps moving meanwhile. When the wait is
+// over only a member that is still leaving or left is erased: one that
+// came back alive meanwhile is a live member again and is kept.
 // Called with the member lock held.
 func (s *Serf) handlePrune(ms *memberState) {
 	if ms.Status == StatusLeaving {
@@ -195,7 +197,11 @@ func (s *Serf) handlePrune(ms *memberState) {
 			}
 			s.memberLock.Lock()
 			defer s.memberLock.Unlock()
-			if cur, ok := s.members[ms.Name]; ok && cur == ms {
+			cur, ok := s.members[ms.Name]
+			if !ok || cur != ms {
+				return // erased, or replaced by a newer record
+			}
+			if ms.Status == StatusLeaving || ms.Status == StatusLeft {
 				s.eraseNode(ms)
 			}
 		})
