@@ -92,7 +92,10 @@ type Serf struct {
 	tagsLock sync.RWMutex
 	tags     map[string]string
 
-	joinLock  sync.Mutex
+	joinLock sync.Mutex
+	// leaveLock makes memberlist's Leave and Shutdown exclusive: memberlist
+	// panics on a Leave that starts after its Shutdown.
+	leaveLock sync.Mutex
 	stateLock sync.Mutex
 	state     SerfState
 
@@ -124,24 +127,8 @@ func Create(conf *Config) (*Serf, error) {
 	if conf == nil {
 		return nil, errors.New("serf: nil config")
 	}
-	if conf.ProtocolVersion < ProtocolVersionMin {
-		return nil, fmt.Errorf("Protocol version '%d' too low. Must be in range: [%d, %d]",
-			conf.ProtocolVersion, ProtocolVersionMin, ProtocolVersionMax)
-	}
-	if conf.ProtocolVersion > ProtocolVersionMax {
-		return nil, fmt.Errorf("Protocol version '%d' too high. Must be in range: [%d, %d]",
-			conf.ProtocolVersion, ProtocolVersionMin, ProtocolVersionMax)
-	}
-	if conf.UserEventSizeLimit > UserEventSizeLimit {
-		return nil, fmt.Errorf("user event size limit exceeds limit of %d bytes", UserEventSizeLimit)
-	}
-	if conf.MemberlistConfig == nil {
-		return nil, errors.New("serf: nil MemberlistConfig")
-	}
-	if conf.ValidateNodeNames {
-		if err := validateNodeName(conf.NodeName); err != nil {
-			return nil, err
-		}
+	if err := conf.check(); err != nil {
+		return nil, err
 	}
 
 	logger := conf.Logger
@@ -464,11 +451,13 @@ func (s *Serf) Leave() error {
 		case <-notify:
 		case <-time.After(s.config.BroadcastTimeout):
 			s.logger.Printf("[WARN] serf: timeout while waiting for graceful leave")
+		case <-s.shutdownCh:
+			return errShutdown
 		}
 	}
 
-	if err := s.memberlist.Leave(s.config.BroadcastTimeout); err != nil {
-		s.logger.Printf("[WARN] serf: timeout waiting for leave broadcast: %s", err)
+	if err := s.leaveMemberlist(); err != nil {
+		return err
 	}
 
 	// Keep answering probes while the leave spreads.
@@ -482,6 +471,21 @@ func (s *Serf) Leave() error {
 		s.state = SerfLeft
 	}
 	s.stateLock.Unlock()
+	return nil
+}
+
+// leaveMemberlist leaves memberlist unless Serf is shutting down, which a
+// concurrent Shutdown may have begun at any point of Leave. A Shutdown
+// racing this waits for it, at most BroadcastTimeout.
+func (s *Serf) leaveMemberlist() error {
+	s.leaveLock.Lock()
+	defer s.leaveLock.Unlock()
+	if s.State() == SerfShutdown {
+		return errShutdown
+	}
+	if err := s.memberlist.Leave(s.config.BroadcastTimeout); err != nil {
+		s.logger.Printf("[WARN] serf: timeout waiting for leave broadcast: %s", err)
+	}
 	return nil
 }
 
@@ -544,7 +548,9 @@ func (s *Serf) Shutdown() error {
 	s.state = SerfShutdown
 	s.stateLock.Unlock()
 
+	s.leaveLock.Lock()
 	err := s.memberlist.Shutdown()
+	s.leaveLock.Unlock()
 	close(s.shutdownCh)
 	if s.snapshotter != nil {
 		s.snapshotter.Wait()
