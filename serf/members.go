@@ -356,7 +356,7 @@ func (s *Serf) reconnectOnce() {
 	s.memberLock.RUnlock()
 
 	s.logger.Printf("[INFO] serf: attempting reconnect to %v %s", name, addr)
-	_, _ = s.memberlist.Join([]string{name + "/" + addr})
+	_, _ = s.joinUnlessShutdown([]string{name + "/" + addr})
 }
 
 // randPerm returns a random permutation of [0, n).

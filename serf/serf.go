@@ -100,7 +100,8 @@ type Serf struct {
 	state     SerfState
 
 	shutdownCh chan struct{}
-	wg         sync.WaitGroup // every goroutine Serf starts
+	wg         sync.WaitGroup // every goroutine Serf starts but the joins
+	joins      abandonableJoins
 	goLock     sync.Mutex     // guards goClosed against wg.Add
 	goClosed   bool
 
@@ -594,7 +595,11 @@ func (s *Serf) handleRejoin(previous []*PreviousNode) {
 		default:
 		}
 		s.logger.Printf("[INFO] serf: Attempting re-join to previously known node: %s", prev)
-		if _, err := s.memberlist.Join([]string{prev.Name + "/" + prev.Addr}); err == nil {
+		_, err := s.joinUnlessShutdown([]string{prev.Name + "/" + prev.Addr})
+		if err == errShutdown {
+			return
+		}
+		if err == nil {
 			s.logger.Printf("[INFO] serf: Re-joined to previously known node: %s", prev)
 			return
 		}
