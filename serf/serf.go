@@ -102,7 +102,7 @@ type Serf struct {
 	shutdownCh chan struct{}
 	wg         sync.WaitGroup // every goroutine Serf starts but the joins
 	joins      abandonableJoins
-	goLock     sync.Mutex     // guards goClosed against wg.Add
+	goLock     sync.Mutex // guards goClosed against wg.Add
 	goClosed   bool
 
 	snapshotter *Snapshotter
