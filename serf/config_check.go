@@ -56,6 +56,7 @@ func (c *Config) check() error {
 		{"TombstoneTimeout", c.TombstoneTimeout},
 		{"FlapTimeout", c.FlapTimeout},
 		{"RecentIntentTimeout", c.RecentIntentTimeout},
+		{"EventDeliveryTimeout", c.EventDeliveryTimeout},
 	}
 	for _, f := range nonNegative {
 		if f.d < 0 {

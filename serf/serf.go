@@ -168,7 +168,12 @@ func Create(conf *Config) (*Serf, error) {
 
 	// Build the event pipeline back to front: application <- member
 	// coalescer <- user coalescer <- internal queries <- snapshot.
-	var outCh chan<- Event = conf.EventCh
+	var outCh chan<- Event
+	if conf.EventCh != nil {
+		consumer := newConsumerStage(conf.EventCh, conf.EventDeliveryTimeout, s.shutdownCh, logger, s.mx)
+		s.goFunc(consumer.run)
+		outCh = consumer.in
+	}
 	if outCh != nil && conf.CoalescePeriod > 0 && conf.QuiescentPeriod > 0 {
 		outCh = coalescedEventCh(outCh, s.shutdownCh, conf.CoalescePeriod, conf.QuiescentPeriod, newMemberEventCoalescer())
 	}
