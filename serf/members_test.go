@@ -58,3 +58,45 @@ func memberStatus(s *Serf, name string) MemberStatus {
 	}
 	return StatusNone
 }
+
+// overrideFunc adapts a function to ReconnectTimeoutOverrider.
+type overrideFunc func(m *Member, timeout time.Duration) time.Duration
+
+func (f overrideFunc) ReconnectTimeout(m *Member, timeout time.Duration) time.Duration {
+	return f(m, timeout)
+}
+
+// TestReapAsksOverrideOffTheLock gives the reaper an override that reads
+// the member list, as a program may: it must not run under the member
+// lock, and its answer decides who is reaped.
+func TestReapAsksOverrideOffTheLock(t *testing.T) {
+	s := benchSerf(t)
+	s.config.ReconnectTimeout = time.Hour
+	s.config.ReconnectTimeoutOverride = overrideFunc(func(m *Member, timeout time.Duration) time.Duration {
+		_ = s.Members() // takes the member lock
+		if m.Name == testNode(1).Name {
+			return time.Minute
+		}
+		return timeout
+	})
+	for i := 1; i <= 2; i++ {
+		s.handleNodeJoin(testNode(i))
+		s.handleNodeLeave(testNode(i))
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		s.reapOnce(time.Now().Add(2 * time.Minute))
+	}()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the reaper deadlocked calling the override")
+	}
+	if st := memberStatus(s, testNode(1).Name); st != StatusNone {
+		t.Errorf("member with a 1m override is %s after 2m, want reaped", st)
+	}
+	if st := memberStatus(s, testNode(2).Name); st != StatusFailed {
+		t.Errorf("member with the 1h default is %s after 2m, want failed", st)
+	}
+}
