@@ -258,7 +258,7 @@ func (s *Serf) registerQueryResponse(timeout time.Duration, resp *QueryResponse)
 	s.queryResponse[resp.lTime] = resp
 	s.queryLock.Unlock()
 
-	s.goFunc(func() {
+	started := s.goFunc(func() {
 		t := time.NewTimer(timeout)
 		defer t.Stop()
 		select {
@@ -270,6 +270,13 @@ func (s *Serf) registerQueryResponse(timeout time.Duration, resp *QueryResponse)
 		s.queryLock.Unlock()
 		resp.Close()
 	})
+	if !started { // shutting down: no answers will come
+		s.queryLock.Lock()
+		delete(s.queryResponse, resp.lTime)
+		s.queryLock.Unlock()
+		resp.Close()
+		return errShutdown
+	}
 	return nil
 }
 

@@ -48,6 +48,38 @@ var memberlistProtocol = map[uint8]uint8{2: 2, 3: 2, 4: 2, 5: 2}
 
 // Serf is one member of a Serf cluster. Create it with Create and stop it
 // with Leave then Shutdown.
+//
+// Locks. Each lock, what it guards, and the order they may be taken in:
+// a goroutine holding a lock may only take locks further down the list.
+//
+//	1  joinLock        serializes Join (and the eventJoinIgnore window);
+//	                   memberlist's merge callbacks run under it, so it
+//	                   comes before every lock they take.
+//	2  querySendLock   serializes Query, so two queries never share an
+//	                   LTime; handleQuery runs under it.
+//	3  leaveLock       makes memberlist's Leave and Shutdown exclusive.
+//	4  memberLock      members, failedMembers, leftMembers, recentIntents.
+//	5  queryLock       queryBuffer, queryMinTime, queryResponse.
+//	6  eventLock       eventBuffer, eventMinTime.
+//	7  tagsLock        tags.
+//	8  coordCacheLock  coordCache (and, under it, coordClient's own lock).
+//	9  stateLock       state.
+//	10 goLock          goClosed, against wg.Add after Shutdown's wait.
+//
+// Locks 5 to 10 are leaves in practice: nothing is taken while holding
+// one, except that memberLock's holders take 8, 9 and 10. KeyManager.lock
+// comes before all of them: a key change runs its query under it. The
+// other locks of the package (QueryResponse.closeLock, Query.respLock,
+// Snapshotter.mu) are leaves.
+//
+// What may be done while holding a lock: event sends into the pipeline
+// (emit), because every stage of the pipeline is Serf's own, takes none of
+// these locks, and keeps draining (the consumer stage bounds its wait on
+// the program's reader); non-blocking sends; log lines and metrics. Never
+// a call into the program's code (ReconnectTimeoutOverride is asked off
+// the member lock; the MergeDelegate runs from memberlist with no Serf
+// lock held) and never a wait for the network, except Join's, which is
+// the point of joinLock, and leaveLock's bounded memberlist Leave.
 type Serf struct {
 	config *Config
 	logger *log.Logger
@@ -93,8 +125,8 @@ type Serf struct {
 	tags     map[string]string
 
 	joinLock sync.Mutex
-	// leaveLock makes memberlist's Leave and Shutdown exclusive: memberlist
-	// panics on a Leave that starts after its Shutdown.
+	// leaveLock: memberlist panics on a Leave that starts after its
+	// Shutdown.
 	leaveLock sync.Mutex
 	stateLock sync.Mutex
 	state     SerfState
@@ -175,10 +207,14 @@ func Create(conf *Config) (*Serf, error) {
 		outCh = consumer.in
 	}
 	if outCh != nil && conf.CoalescePeriod > 0 && conf.QuiescentPeriod > 0 {
-		outCh = coalescedEventCh(outCh, s.shutdownCh, conf.CoalescePeriod, conf.QuiescentPeriod, newMemberEventCoalescer())
+		l := newCoalesceLoop(outCh, s.shutdownCh, conf.CoalescePeriod, conf.QuiescentPeriod, newMemberEventCoalescer(), realWindowTimer)
+		s.goFunc(l.run)
+		outCh = l.in
 	}
 	if outCh != nil && conf.UserCoalescePeriod > 0 && conf.UserQuiescentPeriod > 0 {
-		outCh = coalescedEventCh(outCh, s.shutdownCh, conf.UserCoalescePeriod, conf.UserQuiescentPeriod, newUserEventCoalescer())
+		l := newCoalesceLoop(outCh, s.shutdownCh, conf.UserCoalescePeriod, conf.UserQuiescentPeriod, newUserEventCoalescer(), realWindowTimer)
+		s.goFunc(l.run)
+		outCh = l.in
 	}
 	outCh = s.startInternalQueries(outCh)
 
@@ -263,20 +299,22 @@ func Create(conf *Config) (*Serf, error) {
 	return s, nil
 }
 
-// goFunc runs f on a goroutine that Shutdown waits for. Once Shutdown has
-// begun waiting nothing new is started: the work would be moot, and a
-// WaitGroup must not grow while it is waited on.
-func (s *Serf) goFunc(f func()) {
+// goFunc runs f on a goroutine that Shutdown waits for, and reports
+// whether it did. Once Shutdown has begun waiting nothing new is started:
+// the work would be moot, and a WaitGroup must not grow while it is
+// waited on.
+func (s *Serf) goFunc(f func()) bool {
 	s.goLock.Lock()
 	defer s.goLock.Unlock()
 	if s.goClosed {
-		return
+		return false
 	}
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
 		f()
 	}()
+	return true
 }
 
 // stopPipeline stops the event pipeline goroutines when Create fails late.
@@ -331,7 +369,8 @@ func (s *Serf) KeyManager() *KeyManager { return s.keyManager }
 func (s *Serf) Memberlist() *memberlist.Memberlist { return s.memberlist }
 
 // ShutdownCh is closed when the instance shuts down, including when it
-// shuts itself down after losing a name conflict.
+// shuts itself down after losing a name conflict. Call Shutdown then too:
+// it waits for Serf's goroutines to end.
 func (s *Serf) ShutdownCh() <-chan struct{} { return s.shutdownCh }
 
 // State returns the local life-cycle state.
@@ -540,9 +579,25 @@ func (s *Serf) forceLeave(node string, prune bool) error {
 	}
 }
 
-// Shutdown stops the instance without telling the cluster. Peers will see
-// the node as failed unless Leave was called first.
+// Shutdown stops the instance without telling the cluster, and waits for
+// every goroutine Serf started (the joins it abandons aside, which end on
+// memberlist's own timeouts). Peers will see the node as failed unless
+// Leave was called first. It is safe to call more than once, and after
+// Serf shut itself down (see ShutdownCh).
 func (s *Serf) Shutdown() error {
+	err := s.stop()
+	if s.snapshotter != nil {
+		s.snapshotter.Wait()
+	}
+	s.waitGoroutines()
+	return err
+}
+
+// stop begins the shutdown, once: it stops memberlist and closes
+// shutdownCh, which every goroutine of Serf watches. It does not wait for
+// them, so a goroutine of Serf's own (the name conflict resolution) can
+// call it; whoever called Create then calls Shutdown, which waits.
+func (s *Serf) stop() error {
 	s.stateLock.Lock()
 	if s.state == SerfShutdown {
 		s.stateLock.Unlock()
@@ -558,10 +613,6 @@ func (s *Serf) Shutdown() error {
 	err := s.memberlist.Shutdown()
 	s.leaveLock.Unlock()
 	close(s.shutdownCh)
-	if s.snapshotter != nil {
-		s.snapshotter.Wait()
-	}
-	s.waitGoroutines()
 	return err
 }
 
