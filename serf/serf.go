@@ -97,8 +97,8 @@ type Serf struct {
 	queryBroadcasts *memberlist.TransmitLimitedQueue
 	eventBroadcasts *memberlist.TransmitLimitedQueue
 
-	// eventCh is the head of the event pipeline (snapshot, internal
-	// queries, coalescers, application).
+	// eventCh is the head of the event pipeline; pipeline.go lists its
+	// stages in the order events flow.
 	eventCh chan<- Event
 
 	memberLock    sync.RWMutex
@@ -138,7 +138,11 @@ type Serf struct {
 	goClosed   bool
 
 	snapshotter *Snapshotter
-	keyManager  *KeyManager
+	// previousNodes are the members the snapshot recorded as alive, taken
+	// from the replay alone before memberlist runs: once it does, the
+	// recorder adds this node's own join, which is no one to rejoin.
+	previousNodes []*PreviousNode
+	keyManager    *KeyManager
 
 	coordClient    *coordinate.Client
 	coordCache     map[string]*coordinate.Coordinate
@@ -163,7 +167,32 @@ func Create(conf *Config) (*Serf, error) {
 	if err := conf.check(); err != nil {
 		return nil, err
 	}
+	s, err := newSerf(conf)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.buildEventPipeline(); err != nil {
+		s.stopPipeline()
+		return nil, err
+	}
+	if err := s.setupCoordinates(); err != nil {
+		s.stopPipeline()
+		return nil, err
+	}
+	s.setupBroadcastQueues()
+	if err := s.startMemberlist(); err != nil {
+		s.stopPipeline()
+		return nil, err
+	}
+	s.startBackgroundLoops()
+	s.startRejoin()
+	return s, nil
+}
 
+// newSerf builds the instance's state: logger, member tables, the
+// de-duplication rings, tags (checked to fit memberlist's meta) and the
+// three clocks, each started at 1 so that an LTime of 0 never looks new.
+func newSerf(conf *Config) (*Serf, error) {
 	logger := conf.Logger
 	if logger == nil {
 		out := conf.LogOutput
@@ -172,7 +201,6 @@ func Create(conf *Config) (*Serf, error) {
 		}
 		logger = log.New(out, "", log.LstdFlags)
 	}
-
 	s := &Serf{
 		config:        conf,
 		logger:        logger,
@@ -186,78 +214,45 @@ func Create(conf *Config) (*Serf, error) {
 		shutdownCh:    make(chan struct{}),
 		state:         SerfAlive,
 	}
-
 	if meta, err := encodeTags(s.tags, conf.ProtocolVersion); err != nil {
 		return nil, err
 	} else if len(meta) > MetaMaxSize {
 		return nil, fmt.Errorf("Encoded length of tags exceeds limit of %d bytes", MetaMaxSize)
 	}
-
-	// Start every clock at 1 so that an LTime of 0 never looks new.
 	s.clock.Increment()
 	s.eventClock.Increment()
 	s.queryClock.Increment()
+	return s, nil
+}
 
-	// Build the event pipeline back to front: application <- member
-	// coalescer <- user coalescer <- internal queries <- snapshot.
-	var outCh chan<- Event
-	if conf.EventCh != nil {
-		consumer := newConsumerStage(conf.EventCh, conf.EventDeliveryTimeout, s.shutdownCh, logger, s.mx)
-		s.goFunc(consumer.run)
-		outCh = consumer.in
+// setupCoordinates starts the Vivaldi client unless coordinates are off.
+func (s *Serf) setupCoordinates() error {
+	if s.config.DisableCoordinates {
+		return nil
 	}
-	if outCh != nil && conf.CoalescePeriod > 0 && conf.QuiescentPeriod > 0 {
-		l := newCoalesceLoop(outCh, s.shutdownCh, conf.CoalescePeriod, conf.QuiescentPeriod, newMemberEventCoalescer(), realWindowTimer)
-		s.goFunc(l.run)
-		outCh = l.in
+	client, err := coordinate.NewClient(coordinate.DefaultConfig())
+	if err != nil {
+		return fmt.Errorf("failed to create coordinate client: %w", err)
 	}
-	if outCh != nil && conf.UserCoalescePeriod > 0 && conf.UserQuiescentPeriod > 0 {
-		l := newCoalesceLoop(outCh, s.shutdownCh, conf.UserCoalescePeriod, conf.UserQuiescentPeriod, newUserEventCoalescer(), realWindowTimer)
-		s.goFunc(l.run)
-		outCh = l.in
-	}
-	outCh = s.startInternalQueries(outCh)
+	s.coordClient = client
+	s.coordCache = map[string]*coordinate.Coordinate{s.config.NodeName: client.GetCoordinate()}
+	return nil
+}
 
-	var previous []*PreviousNode // the members to rejoin
-	if conf.SnapshotPath != "" {
-		inCh, snap, err := NewSnapshotter(conf.SnapshotPath, SnapshotMinCompactSize, conf.RejoinAfterLeave,
-			logger, &s.clock, outCh, s.shutdownCh, conf.Metrics)
-		if err != nil {
-			close(s.shutdownCh)
-			s.waitGoroutines()
-			return nil, fmt.Errorf("Failed to setup snapshot: %w", err)
-		}
-		s.snapshotter = snap
-		outCh = inCh
-		// Taken now, from the replay alone: once memberlist runs, the
-		// recorder adds this node's own join, which is no one to rejoin.
-		previous = snap.AliveNodes()
-
-		s.clock.Witness(snap.LastClock())
-		s.eventClock.Witness(snap.LastEventClock())
-		s.queryClock.Witness(snap.LastQueryClock())
-		s.eventMinTime = snap.LastEventClock() + 1
-		s.queryMinTime = snap.LastQueryClock() + 1
-	}
-	s.eventCh = outCh
-
-	if !conf.DisableCoordinates {
-		client, err := coordinate.NewClient(coordinate.DefaultConfig())
-		if err != nil {
-			s.stopPipeline()
-			return nil, fmt.Errorf("failed to create coordinate client: %w", err)
-		}
-		s.coordClient = client
-		s.coordCache = map[string]*coordinate.Coordinate{conf.NodeName: client.GetCoordinate()}
-	}
-
+// setupBroadcastQueues builds the three gossip queues and the key manager.
+func (s *Serf) setupBroadcastQueues() {
 	numNodes := func() int { return int(s.numMembers.Load()) }
-	retransmit := conf.MemberlistConfig.RetransmitMult
+	retransmit := s.config.MemberlistConfig.RetransmitMult
 	s.broadcasts = &memberlist.TransmitLimitedQueue{NumNodes: numNodes, RetransmitMult: retransmit}
 	s.eventBroadcasts = &memberlist.TransmitLimitedQueue{NumNodes: numNodes, RetransmitMult: retransmit}
 	s.queryBroadcasts = &memberlist.TransmitLimitedQueue{NumNodes: numNodes, RetransmitMult: retransmit}
 	s.keyManager = &KeyManager{serf: s}
+}
 
+// startMemberlist fills in the fields of the memberlist configuration Serf
+// owns (name, delegates, protocol versions) and starts memberlist.
+func (s *Serf) startMemberlist() error {
+	conf := s.config
 	ml := conf.MemberlistConfig
 	ml.Name = conf.NodeName
 	ml.Events = &eventDelegate{serf: s}
@@ -277,26 +272,33 @@ func Create(conf *Config) (*Serf, error) {
 		ml.Alive = md
 	}
 	if ml.Logger == nil && ml.LogOutput == nil {
-		ml.Logger = logger
+		ml.Logger = s.logger
 	}
-
 	list, err := memberlist.Create(ml)
 	if err != nil {
-		s.stopPipeline()
-		return nil, fmt.Errorf("Failed to create memberlist: %w", err)
+		return fmt.Errorf("Failed to create memberlist: %w", err)
 	}
 	s.memberlist = list
+	return nil
+}
 
+// startBackgroundLoops starts the reaper, the reconnector and the three
+// queue-depth checks.
+func (s *Serf) startBackgroundLoops() {
 	s.goFunc(s.reapLoop)
 	s.goFunc(s.reconnectLoop)
 	s.goFunc(func() { s.checkQueueDepth("Intent", s.broadcasts) })
 	s.goFunc(func() { s.checkQueueDepth("Event", s.eventBroadcasts) })
 	s.goFunc(func() { s.checkQueueDepth("Query", s.queryBroadcasts) })
+}
 
-	if len(previous) > 0 {
+// startRejoin tries, in the background, the members the snapshot recorded
+// as alive.
+func (s *Serf) startRejoin() {
+	if len(s.previousNodes) > 0 {
+		previous := s.previousNodes
 		s.goFunc(func() { s.handleRejoin(previous) })
 	}
-	return s, nil
 }
 
 // goFunc runs f on a goroutine that Shutdown waits for, and reports
