@@ -13,7 +13,7 @@ import (
 	"github.com/hashicorp/go-msgpack/v2/codec"
 )
 
-// The vectors in testdata/ are copies of shared/vectors/gossip/*.json,
+// The vectors in testdata/ are gossip captures of the coordinate payload,
 // captured from real Serf 0.10 agents.
 
 type vectorCoordinate struct {
