@@ -13,8 +13,8 @@ import (
 	"github.com/hashicorp/go-msgpack/v2/codec"
 )
 
-// The vectors in testdata/ are gossip captures of the coordinate payload,
-// captured from real Serf 0.10 agents.
+// The vectors in testdata/ are coordinate payloads captured from real
+// Serf 0.10 agents.
 
 type vectorCoordinate struct {
 	Adjustment float64
