@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/memberlist"
+
+	"github.com/serfclone/serf/testutil"
 )
 
 // TestCreateRejectsBadConfig checks that a configuration that would make
@@ -58,7 +60,7 @@ func TestListKeysLimitTooSmall(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, limit := range []int{0, 1, 30} {
-		conf := testConfig(t)
+		conf := memConfig(t, &testutil.MemNetwork{})
 		conf.MemberlistConfig.Keyring = kr
 		conf.QueryResponseSizeLimit = limit
 		s := startNode(t, conf)
@@ -78,7 +80,7 @@ func TestListKeysLimitTooSmall(t *testing.T) {
 // leave intent to go out: Leave must return an error, not run into
 // memberlist's panic on a leave after shutdown.
 func TestLeaveRacingShutdown(t *testing.T) {
-	conf := testConfig(t)
+	conf := memConfig(t, &testutil.MemNetwork{})
 	conf.BroadcastTimeout = 500 * time.Millisecond
 	s := startNode(t, conf)
 	// A member only Serf knows of: Leave waits for a broadcast no one

@@ -16,7 +16,7 @@ import (
 // memberlist calls these handlers from its packet handler; the events
 // that could not be delivered are counted and logged.
 func TestStalledEventReaderDoesNotBlockGossip(t *testing.T) {
-	conf := testConfig(t)
+	conf := memConfig(t, &testutil.MemNetwork{})
 	logs := &testutil.SyncBuffer{}
 	conf.LogOutput = logs
 	conf.SnapshotPath = filepath.Join(t.TempDir(), "snap")
