@@ -64,3 +64,25 @@ func TestShutdownWaitsForEveryGoroutine(t *testing.T) {
 		return nil
 	})
 }
+
+// TestQueryRegisteredDuringShutdownIsClosed checks that a query whose
+// timeout goroutine cannot start any more (Shutdown is waiting) is closed
+// at once, so a reader of its channels is not left waiting for ever.
+func TestQueryRegisteredDuringShutdownIsClosed(t *testing.T) {
+	s := startNode(t, memConfig(t, &testutil.MemNetwork{}))
+	if err := s.Shutdown(); err != nil {
+		t.Fatal(err)
+	}
+	resp := newQueryResponse(1, &messageQuery{LTime: 99, Timeout: time.Hour})
+	if err := s.registerQueryResponse(time.Hour, resp); err == nil {
+		t.Errorf("a query was registered after shutdown")
+	}
+	select {
+	case _, ok := <-resp.ResponseCh():
+		if ok {
+			t.Errorf("a response arrived")
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the response channel of the query stayed open")
+	}
+}

@@ -654,7 +654,7 @@ func (s *Serf) handleRejoin(previous []*PreviousNode) {
 		}
 		s.logger.Printf("[INFO] serf: Attempting re-join to previously known node: %s", prev)
 		_, err := s.joinUnlessShutdown([]string{prev.Name + "/" + prev.Addr})
-		if err == errShutdown {
+		if errors.Is(err, errShutdown) {
 			return
 		}
 		if err == nil {
