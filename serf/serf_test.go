@@ -13,13 +13,20 @@ import (
 	"github.com/serfclone/serf/testutil"
 )
 
-// cluster starts n nodes, each with its own event recorder, all joined.
+// cluster starts n nodes on an in-memory network of their own, each with
+// its own event recorder, all joined.
 func cluster(t *testing.T, n int, tweak func(*Config)) ([]*Serf, []*eventRecorder) {
+	t.Helper()
+	return clusterOn(t, &testutil.MemNetwork{}, n, tweak)
+}
+
+// clusterOn is cluster on a given in-memory network.
+func clusterOn(t *testing.T, network *testutil.MemNetwork, n int, tweak func(*Config)) ([]*Serf, []*eventRecorder) {
 	t.Helper()
 	nodes := make([]*Serf, n)
 	recs := make([]*eventRecorder, n)
 	for i := range nodes {
-		conf := testConfig(t)
+		conf := memConfig(t, network)
 		recs[i] = newEventRecorder(t)
 		conf.EventCh = recs[i].ch
 		if tweak != nil {
@@ -61,8 +68,9 @@ func TestSerfJoin(t *testing.T) {
 }
 
 func TestSerfClusterMerge(t *testing.T) {
-	a, _ := cluster(t, 2, nil)
-	b, _ := cluster(t, 2, nil)
+	network := &testutil.MemNetwork{}
+	a, _ := clusterOn(t, network, 2, nil)
+	b, _ := clusterOn(t, network, 2, nil)
 	join(t, b[0], a[0])
 	waitMembers(t, 10*time.Second, 4, append(a, b...)...)
 }
@@ -126,7 +134,7 @@ func TestSerfGracefulLeave(t *testing.T) {
 }
 
 func TestSerfFailedThenReaped(t *testing.T) {
-	nodes, recs := cluster(t, 3, func(c *Config) { c.ReconnectTimeout = 2 * time.Second })
+	nodes, recs := cluster(t, 3, func(c *Config) { c.ReconnectTimeout = time.Second })
 	victim := nodes[2]
 	name := victim.config.NodeName
 	_ = victim.Shutdown()
@@ -183,10 +191,22 @@ func TestSerfForceLeave(t *testing.T) {
 func TestSerfForceLeaveAliveIsRefuted(t *testing.T) {
 	nodes, _ := cluster(t, 3, nil)
 	target := nodes[2].config.NodeName
+	leaveTime := nodes[0].clock.Time()
 	_ = nodes[0].RemoveFailedNode(target)
-	// The target refutes with a newer join intent and stays alive.
-	time.Sleep(500 * time.Millisecond)
-	waitStatus(t, 5*time.Second, target, StatusAlive, nodes...)
+	// The target refutes with a newer join intent and stays alive: every
+	// node ends with the target alive at a status time past the leave.
+	testutil.WaitFor(t, 10*time.Second, func() error {
+		for _, n := range nodes {
+			n.memberLock.RLock()
+			ms := n.members[target]
+			st, lt := ms.Status, ms.statusLTime
+			n.memberLock.RUnlock()
+			if st != StatusAlive || lt <= leaveTime {
+				return fmt.Errorf("%s sees the target %s at LTime %d, want alive after %d", n.config.NodeName, st, lt, leaveTime)
+			}
+		}
+		return nil
+	})
 }
 
 func TestSerfUserEventsExactlyOnce(t *testing.T) {
@@ -218,11 +238,38 @@ func TestSerfUserEventsExactlyOnce(t *testing.T) {
 				}
 				return nil
 			})
-			// Let re-gossip and push-pull run, then check nothing doubled.
-			time.Sleep(2500 * time.Millisecond)
+			// Let re-gossip finish and force a push-pull between every
+			// pair of neighbours, each a chance to deliver a duplicate.
+			waitBroadcastsSent(t, nodes...)
+			// The joiner merges the state it gets before Join returns, so
+			// a barrier event it sends next reaches its recorder after any
+			// duplicate the merge delivered.
+			for i, n := range nodes {
+				if _, err := n.memberlist.Join([]string{addrOf(nodes[(i+1)%len(nodes)])}); err != nil {
+					t.Fatalf("push-pull from node %d: %v", i, err)
+				}
+				if err := n.UserEvent("barrier", []byte(n.config.NodeName), false); err != nil {
+					t.Fatal(err)
+				}
+			}
+			testutil.WaitFor(t, 10*time.Second, func() error {
+				for i, r := range recs {
+					found := false
+					for _, e := range r.userEvents() {
+						found = found || e.Name == "barrier" && string(e.Payload) == nodes[i].config.NodeName
+					}
+					if !found {
+						return fmt.Errorf("node %d has not seen its own barrier", i)
+					}
+				}
+				return nil
+			})
 			for i, r := range recs {
 				seen := map[string]int{}
 				for _, e := range r.userEvents() {
+					if e.Name != "deploy" {
+						continue
+					}
 					seen[string(e.Payload)]++
 					// Push-pull does not carry the flag, so an event
 					// learned that way arrives with Coalesce=false.
@@ -245,7 +292,7 @@ func TestSerfUserEventsExactlyOnce(t *testing.T) {
 
 func TestSerfUserEventsCoalesced(t *testing.T) {
 	nodes, recs := cluster(t, 3, func(c *Config) {
-		c.UserCoalescePeriod, c.UserQuiescentPeriod = 2*time.Second, 1*time.Second
+		c.UserCoalescePeriod, c.UserQuiescentPeriod = 2*time.Second, 300*time.Millisecond
 	})
 	for i := 0; i < 5; i++ {
 		if err := nodes[0].UserEvent("deploy", []byte(fmt.Sprintf("v%d", i)), true); err != nil {
@@ -261,7 +308,10 @@ func TestSerfUserEventsCoalesced(t *testing.T) {
 		}
 		return nil
 	})
-	time.Sleep(2500 * time.Millisecond)
+	// Once gossip is done, anything more would come from a second window,
+	// which would close one quiescent period after its first event.
+	waitBroadcastsSent(t, nodes...)
+	time.Sleep(600 * time.Millisecond)
 	for i, r := range recs {
 		ev := r.userEvents()
 		// All five came from one sender in one window: only the newest
@@ -273,7 +323,7 @@ func TestSerfUserEventsCoalesced(t *testing.T) {
 }
 
 func TestSerfUserEventSizeLimits(t *testing.T) {
-	conf := testConfig(t)
+	conf := memConfig(t, &testutil.MemNetwork{})
 	s := startNode(t, conf)
 	cases := []struct {
 		name, payload string
@@ -379,7 +429,8 @@ func TestSerfQueryAllMembers(t *testing.T) {
 }
 
 func TestSerfQueryLimits(t *testing.T) {
-	s := startNode(t, testConfig(t))
+	network := &testutil.MemNetwork{}
+	s := startNode(t, memConfig(t, network))
 	if _, err := s.Query("q", nil, &QueryParam{FilterTags: map[string]string{"role": "("}}); err == nil ||
 		!strings.Contains(err.Error(), `invalid tag filter for "role"`) {
 		t.Errorf("bad tag regex: %v", err)
@@ -388,7 +439,7 @@ func TestSerfQueryLimits(t *testing.T) {
 		err.Error() != "query exceeds limit of 1024 bytes" {
 		t.Errorf("over-size query: %v", err)
 	}
-	conf := testConfig(t)
+	conf := memConfig(t, network)
 	conf.ProtocolVersion = 3
 	old := startNode(t, conf)
 	if _, err := old.Query("q", nil, nil); err != ErrFeatureNotSupported {
@@ -400,8 +451,9 @@ func TestSerfQueryLimits(t *testing.T) {
 }
 
 func TestSerfNameConflict(t *testing.T) {
-	nodes, _ := cluster(t, 3, nil)
-	conf := testConfig(t)
+	network := &testutil.MemNetwork{}
+	nodes, _ := clusterOn(t, network, 3, nil)
+	conf := memConfig(t, network)
 	conf.NodeName = nodes[1].config.NodeName
 	dup := startNode(t, conf)
 	_, _ = dup.Join([]string{addrOf(nodes[0])}, false)
@@ -428,7 +480,7 @@ func TestSerfProtocol2Tags(t *testing.T) {
 }
 
 func TestSerfBadGossipNeverPanics(t *testing.T) {
-	s := startNode(t, testConfig(t))
+	s := startNode(t, memConfig(t, &testutil.MemNetwork{}))
 	d := &delegate{serf: s}
 	inputs := [][]byte{
 		nil, {}, {0}, {1}, {3, 0xc1}, {4, 0x85}, {5, 0xff, 0xff}, {9}, {9, 0x82},
@@ -463,6 +515,20 @@ func TestSerfKeyQueriesWithoutEncryption(t *testing.T) {
 	if _, err := nodes[0].KeyManager().InstallKey("not base64!"); err == nil {
 		t.Errorf("a malformed key was accepted")
 	}
+}
+
+// waitBroadcastsSent waits until no node has a user event or query left
+// to gossip.
+func waitBroadcastsSent(t *testing.T, nodes ...*Serf) {
+	t.Helper()
+	testutil.WaitFor(t, 10*time.Second, func() error {
+		for _, n := range nodes {
+			if q := n.eventBroadcasts.NumQueued() + n.queryBroadcasts.NumQueued(); q > 0 {
+				return fmt.Errorf("%s still has %d broadcasts queued", n.config.NodeName, q)
+			}
+		}
+		return nil
+	})
 }
 
 func contains(list []string, s string) bool {
@@ -516,7 +582,8 @@ func TestSerfTenNodeChurn(t *testing.T) {
 	if testing.Short() {
 		t.Skip("slow")
 	}
-	nodes, recs := cluster(t, 10, nil)
+	network := &testutil.MemNetwork{}
+	nodes, recs := clusterOn(t, network, 10, nil)
 	for _, n := range nodes[8:] {
 		if err := n.Leave(); err != nil {
 			t.Fatal(err)
@@ -537,7 +604,11 @@ func TestSerfTenNodeChurn(t *testing.T) {
 	// node 6 comes back on a fresh instance with its old name and address.
 	conf := testConfig(t)
 	conf.NodeName = nodes[6].config.NodeName
-	conf.MemberlistConfig.BindPort = int(nodes[6].Memberlist().LocalNode().Port)
+	tr, err := network.NewTransportAt(addrOf(nodes[6]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	conf.MemberlistConfig.Transport = tr
 	back := startNode(t, conf)
 	join(t, back, survivors[0])
 	waitStatus(t, 20*time.Second, conf.NodeName, StatusAlive, survivors...)
@@ -578,7 +649,7 @@ func TestSerfListKeysTruncated(t *testing.T) {
 	for i := range keys {
 		keys[i] = bytes.Repeat([]byte{byte(i)}, 32)
 	}
-	conf := testConfig(t)
+	conf := memConfig(t, &testutil.MemNetwork{})
 	kr, err := memberlist.NewKeyring(keys, keys[0])
 	if err != nil {
 		t.Fatal(err)

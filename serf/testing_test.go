@@ -19,7 +19,8 @@ import (
 var nodeCounter atomic.Int64
 
 // testConfig returns a config with fast timings bound to a free loopback
-// port, logging into a buffer shown if the test fails.
+// port, logging into a buffer shown if the test fails. Tests where the
+// network is not the point use memConfig instead.
 func testConfig(t testing.TB) *Config {
 	t.Helper()
 	conf := DefaultConfig()
@@ -59,6 +60,15 @@ func testConfig(t testing.TB) *Config {
 			t.Logf("logs of %s:\n%s", conf.NodeName, logs.String())
 		}
 	})
+	return conf
+}
+
+// memConfig is testConfig on an in-memory network instead of sockets, for
+// tests of logic: every node of a test's cluster shares one network.
+func memConfig(t testing.TB, network *testutil.MemNetwork) *Config {
+	t.Helper()
+	conf := testConfig(t)
+	conf.MemberlistConfig.Transport = network.NewTransport()
 	return conf
 }
 
