@@ -95,7 +95,7 @@ func (d *delegate) NotifyMsg(buf []byte) {
 		// fields this version does not know.
 		raw := make([]byte, len(buf))
 		copy(raw, buf)
-		queue.QueueBroadcast(&broadcast{msg: raw})
+		s.queueBounded(queue, &broadcast{msg: raw})
 	}
 }
 

@@ -243,7 +243,7 @@ func (s *Serf) Query(name string, payload []byte, params *QueryParam) (*QueryRes
 	}
 	// Handle it ourselves first: we filter, ack and answer like any node.
 	s.handleQuery(&q)
-	s.queryBroadcasts.QueueBroadcast(&broadcast{msg: raw})
+	s.queueBounded(s.queryBroadcasts, &broadcast{msg: raw})
 	return resp, nil
 }
 

@@ -624,7 +624,7 @@ func (s *Serf) broadcast(t messageType, msg interface{}, notify chan<- struct{})
 	if err != nil {
 		return err
 	}
-	s.broadcasts.QueueBroadcast(&broadcast{msg: raw, notify: notify})
+	s.queueBounded(s.broadcasts, &broadcast{msg: raw, notify: notify})
 	return nil
 }
 

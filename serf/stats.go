@@ -70,3 +70,29 @@ func (s *Serf) maxQueueDepth() int {
 	}
 	return s.config.MaxQueueDepth
 }
+
+// queueBounded queues a broadcast and, when that takes the queue past its
+// limit, drops the oldest messages at once. Serf 0.10 trims only at the
+// periodic queue check, so a burst of events could hold tens of megabytes
+// for up to QueueCheckInterval; trimming here keeps memory flat. The
+// messages kept are the same ones the periodic check would keep.
+func (s *Serf) queueBounded(queue *memberlist.TransmitLimitedQueue, b memberlist.Broadcast) {
+	queue.QueueBroadcast(b)
+	if limit := s.maxQueueDepth(); queue.NumQueued() > limit {
+		queue.Prune(limit)
+		s.mx.incr([]string{"serf", "queue", s.queueName(queue), "dropped"}, 1)
+	}
+}
+
+// queueName names one of the three broadcast queues, as the metrics and
+// the queue-depth warnings do.
+func (s *Serf) queueName(queue *memberlist.TransmitLimitedQueue) string {
+	switch queue {
+	case s.eventBroadcasts:
+		return "Event"
+	case s.queryBroadcasts:
+		return "Query"
+	default:
+		return "Intent"
+	}
+}

@@ -33,7 +33,7 @@ func (s *Serf) UserEvent(name string, payload []byte, coalesce bool) error {
 	s.eventClock.Increment()
 	// Deliver to ourselves as if it came from the network, then gossip.
 	s.handleUserEvent(&msg)
-	s.eventBroadcasts.QueueBroadcast(&broadcast{msg: raw})
+	s.queueBounded(s.eventBroadcasts, &broadcast{msg: raw})
 	return nil
 }
 
