@@ -14,7 +14,8 @@
 #   FAST=1        only linux/amd64 and the amd64 .deb (for CI)
 #   TARGETS=...   GOOS/GOARCH pairs to zip (default: linux, darwin, freebsd,
 #                 windows on amd64 and arm64)
-#   DEB_ARCHES=.. Debian architectures to package (default: amd64 arm64)
+#   DEB_ARCHES=.. Debian architectures to package (default: amd64 arm64;
+#                 empty for none)
 #   DIST=dir      output directory (default: dist)
 #   GO=go         the go command
 #   DEB_MAINTAINER="Name <mail>"   the package's Maintainer field
@@ -28,11 +29,11 @@ cd "$(git rev-parse --show-toplevel)"
 GO=${GO:-go}
 DIST=${DIST:-dist}
 if [ "${FAST:-}" = 1 ]; then
-	TARGETS=${TARGETS:-linux/amd64}
-	DEB_ARCHES=${DEB_ARCHES:-amd64}
+	TARGETS=${TARGETS-linux/amd64}
+	DEB_ARCHES=${DEB_ARCHES-amd64}
 else
-	TARGETS=${TARGETS:-linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 freebsd/amd64 freebsd/arm64 windows/amd64 windows/arm64}
-	DEB_ARCHES=${DEB_ARCHES:-amd64 arm64}
+	TARGETS=${TARGETS-linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 freebsd/amd64 freebsd/arm64 windows/amd64 windows/arm64}
+	DEB_ARCHES=${DEB_ARCHES-amd64 arm64}
 fi
 DEB_MAINTAINER=${DEB_MAINTAINER:-serf clone maintainers <maintainers@localhost>}
 
