@@ -5,7 +5,9 @@
 # for its platform with CGO off, -trimpath and the version stamped in; each
 # .deb has the expected files, control fields, conffile and maintainer
 # scripts, and its postinst creates the serf user only once; and the
-# linux/amd64 binary prints the expected `serf version`.
+# linux/amd64 binary prints the expected `serf version`. As root, the .deb
+# for this machine's architecture is also installed, reinstalled, removed
+# and purged in a throwaway overlay of / (scripts/release/check-install.sh).
 #
 # Set NO_BUILD=1 to check what is already in dist/ without building.
 # It ends with "release-check: N passed, N failed" and exits 1 on any failure.
@@ -200,6 +202,20 @@ for arch in $RELEASE_DEB_ARCHES; do
 	else
 		fail "$arch deb postinst creates the serf user once, with adduser or useradd"
 		cat "$TMP/postinst.log" >&2
+	fi
+
+	# A real install, in a throwaway overlay of this machine, for the
+	# package this machine can run.
+	if [ "$arch" = "$(dpkg --print-architecture)" ]; then
+		./scripts/release/check-install.sh "$deb" >"$TMP/install.log" 2>&1 && rc=0 || rc=$?
+		case $rc in
+		0) ok "$arch deb installs, reinstalls, removes and purges (overlay chroot)" ;;
+		77) echo "skip $arch deb install: $(tail -1 "$TMP/install.log")" ;;
+		*)
+			fail "$arch deb installs, reinstalls, removes and purges (overlay chroot)"
+			cat "$TMP/install.log" >&2
+			;;
+		esac
 	fi
 done
 
