@@ -158,7 +158,7 @@ sums=serf_${RELEASE_NAME}_SHA256SUMS
 	fi
 )
 echo "wrote $DIST/:"
-ls -l "$DIST" | grep " serf_" || true
+ls -l "$DIST"/serf_"$RELEASE_NAME"_* 2>/dev/null || true
 
 if [ -n "$failed" ]; then
 	echo "release: these did not build:$failed" >&2

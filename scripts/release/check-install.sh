@@ -47,6 +47,9 @@ check "/var/lib/serf is serf:serf 0750" sh -c '[ "$(stat -c %U:%G:%a /var/lib/se
 check "/etc/serf is root:root" sh -c '[ "$(stat -c %U:%G /etc/serf)" = root:root ]'
 check "/usr/bin/serf version runs" /usr/bin/serf version
 check "nothing enabled" sh -c "[ ! -e $unit_wants ]"
+if command -v systemd-analyze >/dev/null 2>&1; then
+	check "systemd-analyze verify serf.service" systemd-analyze verify /usr/lib/systemd/system/serf.service
+fi
 echo '{"edited": true}' >/etc/serf/serf.json.example
 check "dpkg -i again" dpkg -i /serf.deb
 check "one serf user after reinstall" sh -c '[ "$(grep -c "^serf:" /etc/passwd)" = 1 ]'
@@ -77,6 +80,7 @@ cp "$deb" "$work/upper/serf.deb"
 
 # The mount namespace is private (unshare's default propagation), so the
 # overlay vanishes with the process; the trap removes its files.
+# shellcheck disable=SC2016 # $1 is the inner shell's
 unshare --mount --fork sh -c '
 	w=$1
 	mount -t overlay overlay -o "lowerdir=/,upperdir=$w/upper,workdir=$w/ovl" "$w/merged" 2>/dev/null || exit 77

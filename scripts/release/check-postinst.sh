@@ -5,6 +5,8 @@
 # checks that "configure" creates the serf group and system user exactly
 # once, however often it runs, with either the adduser tools or only
 # useradd, and that it never enables or starts the service.
+# The stub bodies are single-quoted on purpose: they expand when a stub runs.
+# shellcheck disable=SC2016
 set -eu
 
 postinst=$1

@@ -61,6 +61,7 @@ done
 for arch in $RELEASE_DEB_ARCHES; do
 	want_files="$want_files serf_${RELEASE_NAME}_${arch}.deb"
 done
+# shellcheck disable=SC2086 # a list of names without spaces
 want_sorted=$(printf '%s\n' $want_files | sort)
 
 if (cd "$DIST" && sha256sum --strict -c "$sums" >"$TMP/sumcheck" 2>&1); then
@@ -70,9 +71,10 @@ else
 	cat "$TMP/sumcheck" >&2
 fi
 expect "$sums lists exactly the artifacts" "$want_sorted" "$(awk '{print $2}' "$DIST/$sums" | sort)"
+# shellcheck disable=SC2086 # a list of names without spaces
 expect "dist/ holds exactly the artifacts and $sums" \
 	"$(printf '%s\n' $want_files "$sums" | sort)" \
-	"$(cd "$DIST" && ls -1 | grep "^serf_${RELEASE_NAME}_" | sort)"
+	"$(for f in "$DIST"/serf_"$RELEASE_NAME"_*; do [ -e "$f" ] && basename "$f"; done | sort)"
 
 # --- zips ------------------------------------------------------------------
 # buildinfo BINARY KEY: one setting from the binary's embedded build info.
