@@ -3,7 +3,7 @@ GO ?= go
 BIN := bin/serf
 PKGS := ./...
 
-.PHONY: dev build test test-short bench fuzz soak vet fmt clean
+.PHONY: dev build test test-short bench fuzz soak vet fmt clean release release-check
 
 # dev builds ./bin/serf for local use.
 dev:
@@ -47,3 +47,15 @@ fmt:
 
 clean:
 	rm -rf bin
+
+# release builds the zips for linux, darwin, freebsd and windows on amd64
+# and arm64, the amd64 and arm64 .debs and the SHA256SUMS file into dist/
+# (README.md, "Release builds"). FAST=1 builds only linux/amd64 and its .deb.
+release:
+	FAST=$(FAST) GO=$(GO) ./scripts/release/build.sh
+
+# release-check builds the release (FAST=1 as above) and checks every
+# artifact: checksums, zip contents, the .deb's files and fields, and the
+# linux/amd64 binary's `serf version`.
+release-check:
+	FAST=$(FAST) GO=$(GO) ./scripts/release/check.sh
