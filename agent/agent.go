@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -34,6 +35,14 @@ type Agent struct {
 
 	serf *serf.Serf
 
+	// joinCtx is cancelled when shutdown starts: joins in flight are then
+	// abandoned (memberlist's Join cannot be interrupted, so the goroutine
+	// running it is left to finish on its own TCP timeout, tracked by joins).
+	joinCtx     context.Context
+	cancelJoins context.CancelFunc
+	joinsLock   sync.Mutex
+	joins       sync.WaitGroup
+
 	// tagsLock serialises tag changes so the tags file and the gossiped
 	// tags never disagree.
 	tagsLock sync.Mutex
@@ -64,6 +73,7 @@ func Create(agentConf *Config, serfConf *serf.Config, logOutput io.Writer) (*Age
 		stopping:   make(chan struct{}),
 		loopDone:   make(chan struct{}),
 	}
+	a.joinCtx, a.cancelJoins = context.WithCancel(context.Background())
 	serfConf.EventCh = a.eventCh
 	return a, nil
 }
@@ -155,6 +165,7 @@ func (a *Agent) Shutdown() error {
 	default:
 		close(a.stopping)
 	}
+	a.AbandonJoins()
 	if a.serf != nil {
 		a.logger.Println("[INFO] agent: requesting serf shutdown")
 		if err := a.serf.Shutdown(); err != nil {
@@ -170,17 +181,70 @@ func (a *Agent) Shutdown() error {
 // ShutdownCh is closed when the agent has shut down.
 func (a *Agent) ShutdownCh() <-chan struct{} { return a.shutdownCh }
 
-// Join joins the cluster through the given addresses.
+// errJoinAbandoned is the result of a join the agent stopped waiting for.
+var errJoinAbandoned = errors.New("join abandoned: the agent is shutting down")
+
+// Join joins the cluster through the given addresses. It returns early,
+// with errJoinAbandoned, once shutdown has started: a join to a host that
+// accepts the connection and never answers would otherwise hold the
+// shutdown for memberlist's TCP timeout per address.
 func (a *Agent) Join(addrs []string, replay bool) (int, error) {
 	a.logger.Printf("[INFO] agent: joining: %v replay: %v", addrs, replay)
-	n, err := a.serf.Join(addrs, !replay)
-	if n > 0 {
-		a.logger.Printf("[INFO] agent: joined: %d nodes", n)
+	type result struct {
+		n   int
+		err error
 	}
-	if err != nil {
-		a.logger.Printf("[WARN] agent: error joining: %v", err)
+	done := make(chan result, 1)
+	a.joinsLock.Lock()
+	if a.joinCtx.Err() != nil {
+		a.joinsLock.Unlock()
+		return 0, errJoinAbandoned
 	}
-	return n, err
+	a.joins.Add(1)
+	a.joinsLock.Unlock()
+	go func() {
+		defer a.joins.Done()
+		n, err := a.serf.Join(addrs, !replay)
+		done <- result{n, err}
+	}()
+	var r result
+	select {
+	case r = <-done:
+	case <-a.joinCtx.Done():
+		r = result{0, errJoinAbandoned}
+	}
+	if r.n > 0 {
+		a.logger.Printf("[INFO] agent: joined: %d nodes", r.n)
+	}
+	if r.err != nil {
+		a.logger.Printf("[WARN] agent: error joining: %v", r.err)
+	}
+	return r.n, r.err
+}
+
+// AbandonJoins makes every join in flight, and every later one, return
+// errJoinAbandoned at once. Shutdown calls it first; the daemon calls it as
+// soon as a signal asks it to stop.
+func (a *Agent) AbandonJoins() {
+	a.joinsLock.Lock()
+	defer a.joinsLock.Unlock()
+	a.cancelJoins()
+}
+
+// WaitJoins waits until the goroutines of abandoned joins have returned,
+// or ctx is done. It reports whether they all returned.
+func (a *Agent) WaitJoins(ctx context.Context) bool {
+	done := make(chan struct{})
+	go func() {
+		a.joins.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return true
+	case <-ctx.Done():
+		return false
+	}
 }
 
 // ForceLeave force-leaves a failed node, optionally erasing it.

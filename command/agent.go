@@ -208,6 +208,9 @@ func (c *AgentCommand) Run(args []string) int {
 		go c.notifier.RunWatchdog(interval, a.ShutdownCh())
 	}
 
+	// Runs first among the deferred calls: a join in flight must not hold
+	// the shutdown.
+	defer a.AbandonJoins()
 	return c.handleSignals(ui, conf)
 }
 

@@ -1,0 +1,75 @@
+//go:build !windows
+
+package main
+
+import (
+	"net"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// Shutdown tests: whatever the agent is waiting for (a join to a host that
+// never answers, a running handler), SIGINT and SIGTERM end it within
+// broadcast_timeout plus two seconds.
+
+// blackHole listens on a loopback port, accepts every connection and
+// never writes a byte: a peer that is up but never answers a join.
+func blackHole(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var conns []net.Conn
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		<-done
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range conns {
+			c.Close()
+		}
+	})
+	return ln.Addr().String()
+}
+
+func TestIntegrationShutdownAbandonsJoinInFlight(t *testing.T) {
+	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {
+		t.Run(sig.String(), func(t *testing.T) {
+			hole := blackHole(t)
+			// The lan profile waits 10s for a TCP answer; the local one
+			// only 1s, which would hide the hang.
+			a := startOpsAgent(t, "hole-"+sig.String()[:3], "-profile=lan", "-broadcast-timeout=1s",
+				"-retry-join", hole, "-retry-interval", "1s")
+			if err := a.proc.WaitOutput("[INFO] agent: joining: ["+hole+"]", 10*time.Second); err != nil {
+				t.Fatal(err)
+			}
+			start := time.Now()
+			if err := a.proc.Signal(sig); err != nil {
+				t.Fatal(err)
+			}
+			// broadcast_timeout (1s) + 2s, plus slack for a loaded machine;
+			// a join that is waited for takes the 10s TCP timeout.
+			if _, err := a.proc.Wait(6 * time.Second); err != nil {
+				t.Fatalf("agent still running %v after %v (join in flight not abandoned)", time.Since(start), sig)
+			}
+			a.stopped = true
+		})
+	}
+}
