@@ -294,10 +294,14 @@ func (a *Agent) Query(name string, payload []byte, params *serf.QueryParam) (*se
 }
 
 // SetTags replaces the node's tags, writing the tags file first if one is
-// configured, so a restart finds what the cluster was told.
+// configured, so a restart finds what the cluster was told. Tags Serf
+// would refuse are refused before the file is touched.
 func (a *Agent) SetTags(tags map[string]string) error {
 	a.tagsLock.Lock()
 	defer a.tagsLock.Unlock()
+	if err := checkTagsSize(tags, a.serfConf.ProtocolVersion); err != nil {
+		return err
+	}
 	if a.agentConf.TagsFile != "" {
 		if err := WriteTagsFile(a.agentConf.TagsFile, tags); err != nil {
 			a.logger.Printf("[ERR] agent: %s", err)

@@ -811,7 +811,7 @@ func LoadTagsFile(path string) (map[string]string, error) {
 
 // WriteTagsFile writes tags as a JSON object with 2-space indentation and
 // no trailing newline; a new file gets mode 0600, an existing one keeps its
-// mode.
+// mode. The file is replaced atomically: a failed write leaves the old one.
 func WriteTagsFile(path string, tags map[string]string) error {
 	if tags == nil {
 		tags = map[string]string{}
@@ -820,8 +820,8 @@ func WriteTagsFile(path string, tags map[string]string) error {
 	if err != nil {
 		return fmt.Errorf("Failed to encode tags: %s", err)
 	}
-	if err := os.WriteFile(path, data, 0o600); err != nil {
-		return fmt.Errorf("Failed to write tags file: %s", err)
+	if err := writeFileAtomic(path, data, 0o600); err != nil {
+		return fmt.Errorf("Failed to write tags file: %w", err)
 	}
 	return nil
 }

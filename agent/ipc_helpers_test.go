@@ -49,6 +49,8 @@ type testAgentOptions struct {
 	pong bool
 	// eventHandlers is only shown by stats; no script runs.
 	eventHandlers []string
+	// tagsFile is the agent's tags_file.
+	tagsFile string
 }
 
 // testNode is a running agent with an RPC server on 127.0.0.1.
@@ -114,6 +116,7 @@ func startTestNode(t testing.TB, o testAgentOptions) *testNode {
 	ac.NodeName = o.name
 	ac.RPCAuthKey = o.authKey
 	ac.EventHandlers = o.eventHandlers
+	ac.TagsFile = o.tagsFile
 
 	a, err := Create(ac, sc, logs)
 	if err != nil {

@@ -750,3 +750,24 @@ func TestIntegrationSnapshotVector(t *testing.T) {
 			"event_time": atLeast("event-clock"), "query_time": atLeast("query-clock")}, a.info())
 	})
 }
+
+// A tag change Serf refuses must not reach the tags file, or the next
+// start would fail to load it.
+func TestIntegrationTagsFileRefusedChange(t *testing.T) {
+	tagsFile := filepath.Join(t.TempDir(), "tags.json")
+	a := startOpsAgent(t, "tf-big", "-tags-file", tagsFile)
+	if out, code := a.cli("tags", "-set", "a=b"); code != 0 {
+		t.Fatalf("tags -set a=b: %d %s", code, out)
+	}
+	out, code := a.cli("tags", "-set", "big="+strings.Repeat("x", 600))
+	if code != 1 || !strings.Contains(out, "Encoded length of tags exceeds limit of 512 bytes") {
+		t.Fatalf("oversized tags: exit %d, output %q", code, out)
+	}
+	if code := a.stop(syscall.SIGINT); code != 0 {
+		t.Errorf("SIGINT exit = %d", code)
+	}
+	again := a.restart("-tags-file", tagsFile)
+	if !strings.Contains(again.proc.Stdout(), "Restored 1 tag(s) from "+tagsFile) {
+		t.Errorf("restart did not restore the one tag:\n%s", again.proc.Stdout())
+	}
+}
