@@ -299,6 +299,28 @@ func (a *Agent) Query(name string, payload []byte, params *serf.QueryParam) (*se
 func (a *Agent) SetTags(tags map[string]string) error {
 	a.tagsLock.Lock()
 	defer a.tagsLock.Unlock()
+	return a.setTagsLocked(tags)
+}
+
+// UpdateTags applies an RPC tags request: set these, delete those. The
+// current tags are read and the new ones written under one lock, so two
+// requests at once both take effect.
+func (a *Agent) UpdateTags(set map[string]string, del []string) error {
+	a.tagsLock.Lock()
+	defer a.tagsLock.Unlock()
+	// Deletes go first: a tag both deleted and set ends up set, as in Serf.
+	tags := a.serf.LocalTags()
+	for _, k := range del {
+		delete(tags, k)
+	}
+	for k, v := range set {
+		tags[k] = v
+	}
+	return a.setTagsLocked(tags)
+}
+
+// setTagsLocked does SetTags' work; the caller holds tagsLock.
+func (a *Agent) setTagsLocked(tags map[string]string) error {
 	if err := checkTagsSize(tags, a.serfConf.ProtocolVersion); err != nil {
 		return err
 	}
@@ -309,19 +331,6 @@ func (a *Agent) SetTags(tags map[string]string) error {
 		}
 	}
 	return a.serf.SetTags(tags)
-}
-
-// UpdateTags applies an RPC tags request: set these, delete those.
-func (a *Agent) UpdateTags(set map[string]string, del []string) error {
-	// Deletes go first: a tag both deleted and set ends up set, as in Serf.
-	tags := a.serf.LocalTags()
-	for _, k := range del {
-		delete(tags, k)
-	}
-	for k, v := range set {
-		tags[k] = v
-	}
-	return a.SetTags(tags)
 }
 
 // InstallKey installs a key on every member.
