@@ -183,6 +183,28 @@ func DefaultConfig() *Config {
 	}
 }
 
+// checkDurations refuses intervals and timeouts the library cannot run
+// with: a negative reconnect_interval panics its ticker, and a negative
+// timeout reaps every member at once. Zero cannot occur here (a zero in a
+// later layer never replaces), except from a caller that builds a Config
+// by hand. retry_interval and broadcast_timeout are not checked: Serf
+// raises them to 1s with a warning, which BuildConfig does after this.
+func (c *Config) checkDurations() error {
+	for _, d := range []struct {
+		key   string
+		value time.Duration
+	}{
+		{"reconnect_interval", c.ReconnectInterval},
+		{"reconnect_timeout", c.ReconnectTimeout},
+		{"tombstone_timeout", c.TombstoneTimeout},
+	} {
+		if d.value <= 0 {
+			return fmt.Errorf("Invalid %s: %v (must be greater than zero)", d.key, d.value)
+		}
+	}
+	return nil
+}
+
 // DecodeConfig reads one configuration layer from r. Only the first JSON
 // value is read and it must be an object (or null). Keys match options
 // case-insensitively; unknown keys and ill-typed values are reported

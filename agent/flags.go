@@ -204,6 +204,10 @@ func buildConfig(args []string, errOut io.Writer,
 		}
 	}
 
+	if err := config.checkDurations(); err != nil {
+		return nil, nil, err
+	}
+
 	var warnings []string
 	if config.Role != "" {
 		warnings = append(warnings, "Deprecation warning: 'Role' has been replaced with 'Tags'")

@@ -263,12 +263,18 @@ func TestIntegrationBadConfigExits(t *testing.T) {
 	if err := os.WriteFile(bad, []byte(`{"node_name": "x", "bogus_key": 1}`), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	negative := filepath.Join(dir, "negative.json")
+	if err := os.WriteFile(negative, []byte(`{"reconnect_interval": "-5s"}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	cases := []struct {
 		name string
 		args []string
 		want string
 	}{
 		{"unknown key", []string{"agent", "-config-file", bad}, "bogus_key"},
+		{"negative interval", []string{"agent", "-bind", "127.0.0.1:0", "-rpc-addr", "127.0.0.1:0", "-config-file", negative},
+			"==> Invalid reconnect_interval: -5s (must be greater than zero)"},
 		{"bad tag", []string{"agent", "-tag", "novalue"}, "Invalid tag: 'novalue'"},
 		{"bad bind", []string{"agent", "-bind", "bad:host:x"}, "Invalid bind address"},
 		{"bad protocol", []string{"agent", "-bind", "127.0.0.1:0", "-rpc-addr", "127.0.0.1:0", "-protocol", "9"}, "Protocol version '9' too high"},
