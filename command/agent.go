@@ -161,12 +161,13 @@ func (c *AgentCommand) Run(args []string) int {
 		defer m.Shutdown()
 	}
 
-	ui.Output("Starting Serf agent RPC...")
+	// Serf announces the RPC server only once its listener is up.
 	ln, err := net.Listen("tcp", conf.RPCAddr)
 	if err != nil {
 		ui.Error(fmt.Sprintf("Error starting RPC listener: %s", err))
 		return 1
 	}
+	ui.Output("Starting Serf agent RPC...")
 	ipc := agent.NewAgentIPC(a, conf.RPCAuthKey, ln, logOutput, logWriter)
 	defer ipc.Shutdown()
 

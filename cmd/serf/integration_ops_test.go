@@ -771,3 +771,24 @@ func TestIntegrationTagsFileRefusedChange(t *testing.T) {
 		t.Errorf("restart did not restore the one tag:\n%s", again.proc.Stdout())
 	}
 }
+
+// When the RPC address is taken, Serf prints the error right after
+// "Starting Serf agent..." and never announces the RPC server.
+func TestIntegrationRPCListenerInUse(t *testing.T) {
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	bind := freeAddr(t)
+	out, errOut, code, err := testutil.Run(serfBin, t.TempDir(), nil, 20*time.Second,
+		"agent", "-node=busy", "-bind="+bind, "-rpc-addr="+taken.Addr().String(), "-profile=local")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "==> Starting Serf agent...\n==> Error starting RPC listener: listen tcp " +
+		taken.Addr().String() + ": bind: address already in use\n"
+	if code != 1 || out+errOut != want {
+		t.Errorf("exit %d, output:\n%q\nwant:\n%q", code, out+errOut, want)
+	}
+}
