@@ -48,8 +48,11 @@ type Agent struct {
 	tagsLock sync.Mutex
 
 	shutdownLock sync.Mutex
-	shutdown     bool
+	isShutdown   bool
 	shutdownCh   chan struct{}
+	// wg counts the agent's own goroutines besides the event loop (the
+	// cluster gauges); Shutdown waits for them.
+	wg sync.WaitGroup
 	// stopping is closed when Shutdown starts, so the event loop can tell
 	// a requested shutdown from Serf stopping on its own.
 	stopping chan struct{}
@@ -116,8 +119,9 @@ func (a *Agent) DeregisterEventHandler(h EventHandler) {
 	delete(a.handlers, h)
 }
 
-// eventLoop hands each event to every handler, one event at a time, and
-// notices when Serf shuts itself down.
+// eventLoop hands each event to every handler, one event at a time. When
+// Serf stops by itself (a lost name conflict), it shuts the agent down in
+// place, so no goroutine outlives the loop.
 func (a *Agent) eventLoop() {
 	defer close(a.loopDone)
 	serfShutdown := a.serf.ShutdownCh()
@@ -135,7 +139,9 @@ func (a *Agent) eventLoop() {
 			case <-a.stopping:
 			default:
 				a.logger.Printf("[WARN] agent: Serf shutdown detected, quitting")
-				go func() { _ = a.Shutdown() }()
+				if err := a.shutdown(); err != nil {
+					a.logger.Printf("[ERR] agent: shutdown failed: %v", err)
+				}
 			}
 			return
 		case <-a.stopping:
@@ -145,19 +151,40 @@ func (a *Agent) eventLoop() {
 }
 
 // Leave leaves the cluster gracefully.
-func (a *Agent) Leave() error {
+func (a *Agent) Leave() (err error) {
 	if a.serf == nil {
 		return nil
 	}
 	a.logger.Println("[INFO] agent: requesting graceful leave from Serf")
+	// A shutdown may overtake a leave the daemon stopped waiting for; the
+	// leave then reaches memberlist after its shutdown, and memberlist
+	// panics ("leave after shutdown"). The leave no longer matters then.
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("leave interrupted by shutdown: %v", r)
+		}
+	}()
 	return a.serf.Leave()
 }
 
-// Shutdown stops Serf without leaving. Safe to call more than once.
+// Shutdown stops Serf without leaving, and waits for the event loop and
+// the cluster gauges. Safe to call more than once, from any goroutine but
+// an event handler's.
 func (a *Agent) Shutdown() error {
+	err := a.shutdown()
+	if a.serf != nil {
+		<-a.loopDone
+	}
+	a.wg.Wait()
+	return err
+}
+
+// shutdown stops Serf and closes ShutdownCh, without waiting for the
+// event loop, which calls it too.
+func (a *Agent) shutdown() error {
 	a.shutdownLock.Lock()
 	defer a.shutdownLock.Unlock()
-	if a.shutdown {
+	if a.isShutdown {
 		return nil
 	}
 	select {
@@ -173,7 +200,7 @@ func (a *Agent) Shutdown() error {
 		}
 	}
 	a.logger.Println("[INFO] agent: shutdown complete")
-	a.shutdown = true
+	a.isShutdown = true
 	close(a.shutdownCh)
 	return nil
 }

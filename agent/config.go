@@ -20,6 +20,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/serfclone/serf/serf"
 )
 
 // Built-in defaults (agent.md §3, §5).
@@ -40,14 +42,17 @@ const (
 	// DefaultSyslogFacility is the syslog facility used with enable_syslog.
 	DefaultSyslogFacility = "LOCAL0"
 
-	DefaultRetryInterval          = 30 * time.Second
-	DefaultBroadcastTimeout       = 5 * time.Second
-	DefaultReconnectInterval      = 30 * time.Second
-	DefaultReconnectTimeout       = 24 * time.Hour
-	DefaultTombstoneTimeout       = 24 * time.Hour
-	DefaultQueryResponseSizeLimit = 1024
-	DefaultQuerySizeLimit         = 1024
-	DefaultUserEventSizeLimit     = 512
+	// DefaultRetryInterval is the delay between retry-join attempts.
+	DefaultRetryInterval = 30 * time.Second
+
+	// The event coalescing windows of Serf's agent. The library's own
+	// default is no coalescing; the agent merges member events for 3s
+	// (flushing after 1s without a new one), and user events marked
+	// coalescing the same way.
+	DefaultCoalescePeriod      = 3 * time.Second
+	DefaultQuiescentPeriod     = time.Second
+	DefaultUserCoalescePeriod  = 3 * time.Second
+	DefaultUserQuiescentPeriod = time.Second
 
 	// MinRetryInterval and MinBroadcastTimeout are the floors below which
 	// the agent warns and clamps (agent.md §6 steps 10 and 11).
@@ -150,6 +155,16 @@ type Config struct {
 	StatsdAddr string `config:"statsd_addr"`
 	// BroadcastTimeout bounds waits for leave/force-leave/tag broadcasts.
 	BroadcastTimeout time.Duration `config:"broadcast_timeout"`
+	// CoalescePeriod and QuiescentPeriod bound the window in which member
+	// events are merged before handlers see them: the window closes
+	// CoalescePeriod after its first event, or QuiescentPeriod after its
+	// last. Not in Serf 0.10, whose agent fixes them at 3s and 1s.
+	CoalescePeriod  time.Duration `config:"coalesce_period"`
+	QuiescentPeriod time.Duration `config:"quiescent_period"`
+	// UserCoalescePeriod and UserQuiescentPeriod do the same for user
+	// events sent with coalescing. Not in Serf 0.10 (3s and 1s there).
+	UserCoalescePeriod  time.Duration `config:"user_coalesce_period"`
+	UserQuiescentPeriod time.Duration `config:"user_quiescent_period"`
 	// MetricsAddr, if set, serves Prometheus metrics at /metrics on this
 	// host:port. Not in Serf 0.10.
 	MetricsAddr string `config:"metrics_addr"`
@@ -160,9 +175,11 @@ type Config struct {
 }
 
 // DefaultConfig returns the built-in defaults, the first layer of the
-// configuration. NodeName is left empty: the host name is filled in after
-// merging (BuildConfig).
+// configuration. The timeouts and size limits the library also has are
+// taken from serf.DefaultConfig, so the two never disagree. NodeName is
+// left empty: the host name is filled in after merging (BuildConfig).
 func DefaultConfig() *Config {
+	lib := serf.DefaultConfig()
 	return &Config{
 		Tags:                   map[string]string{},
 		BindAddr:               DefaultBindAddr,
@@ -170,16 +187,20 @@ func DefaultConfig() *Config {
 		RPCAddr:                DefaultRPCAddr,
 		Protocol:               DefaultProtocol,
 		Profile:                DefaultProfile,
-		QueryResponseSizeLimit: DefaultQueryResponseSizeLimit,
-		QuerySizeLimit:         DefaultQuerySizeLimit,
-		UserEventSizeLimit:     DefaultUserEventSizeLimit,
-		ReconnectInterval:      DefaultReconnectInterval,
-		ReconnectTimeout:       DefaultReconnectTimeout,
-		TombstoneTimeout:       DefaultTombstoneTimeout,
+		QueryResponseSizeLimit: lib.QueryResponseSizeLimit,
+		QuerySizeLimit:         lib.QuerySizeLimit,
+		UserEventSizeLimit:     lib.UserEventSizeLimit,
+		ReconnectInterval:      lib.ReconnectInterval,
+		ReconnectTimeout:       lib.ReconnectTimeout,
+		TombstoneTimeout:       lib.TombstoneTimeout,
 		SyslogFacility:         DefaultSyslogFacility,
 		RetryInterval:          DefaultRetryInterval,
 		EnableCompression:      true,
-		BroadcastTimeout:       DefaultBroadcastTimeout,
+		BroadcastTimeout:       lib.BroadcastTimeout,
+		CoalescePeriod:         DefaultCoalescePeriod,
+		QuiescentPeriod:        DefaultQuiescentPeriod,
+		UserCoalescePeriod:     DefaultUserCoalescePeriod,
+		UserQuiescentPeriod:    DefaultUserQuiescentPeriod,
 	}
 }
 
@@ -197,6 +218,10 @@ func (c *Config) checkDurations() error {
 		{"reconnect_interval", c.ReconnectInterval},
 		{"reconnect_timeout", c.ReconnectTimeout},
 		{"tombstone_timeout", c.TombstoneTimeout},
+		{"coalesce_period", c.CoalescePeriod},
+		{"quiescent_period", c.QuiescentPeriod},
+		{"user_coalesce_period", c.UserCoalescePeriod},
+		{"user_quiescent_period", c.UserQuiescentPeriod},
 	} {
 		if d.value <= 0 {
 			return fmt.Errorf("Invalid %s: %v (must be greater than zero)", d.key, d.value)
@@ -529,6 +554,10 @@ func MergeConfig(a, b *Config) *Config {
 	mergeDuration(&result.TombstoneTimeout, b.TombstoneTimeout)
 	mergeDuration(&result.RetryInterval, b.RetryInterval)
 	mergeDuration(&result.BroadcastTimeout, b.BroadcastTimeout)
+	mergeDuration(&result.CoalescePeriod, b.CoalescePeriod)
+	mergeDuration(&result.QuiescentPeriod, b.QuiescentPeriod)
+	mergeDuration(&result.UserCoalescePeriod, b.UserCoalescePeriod)
+	mergeDuration(&result.UserQuiescentPeriod, b.UserQuiescentPeriod)
 
 	result.EnableCompression = b.EnableCompression
 

@@ -46,6 +46,10 @@ func TestDefaultConfig(t *testing.T) {
 		RetryInterval:          30 * time.Second,
 		EnableCompression:      true,
 		BroadcastTimeout:       5 * time.Second,
+		CoalescePeriod:         3 * time.Second,
+		QuiescentPeriod:        time.Second,
+		UserCoalescePeriod:     3 * time.Second,
+		UserQuiescentPeriod:    time.Second,
 	}
 	if !reflect.DeepEqual(c, want) {
 		t.Fatalf("DefaultConfig() =\n%+v\nwant\n%+v", c, want)
@@ -100,6 +104,10 @@ const fullJSON = `{
   "statsd_addr": "127.0.0.1:8126",
   "broadcast_timeout": "7s",
   "metrics_addr": "127.0.0.1:9100",
+  "coalesce_period": "4s",
+  "quiescent_period": "2s",
+  "user_coalesce_period": "5s",
+  "user_quiescent_period": "500ms",
   "validate_node_names": true,
   "MsgpackUseNewTimeFormat": true
 }`
@@ -146,6 +154,10 @@ var fullConfig = Config{
 	StatsdAddr:              "127.0.0.1:8126",
 	BroadcastTimeout:        7 * time.Second,
 	MetricsAddr:             "127.0.0.1:9100",
+	CoalescePeriod:          4 * time.Second,
+	QuiescentPeriod:         2 * time.Second,
+	UserCoalescePeriod:      5 * time.Second,
+	UserQuiescentPeriod:     500 * time.Millisecond,
 	ValidateNodeNames:       true,
 	MsgpackUseNewTimeFormat: true,
 }

@@ -459,7 +459,7 @@ func TestBuildConfigRefusesBadDurations(t *testing.T) {
 			wantErr: "Invalid tombstone_timeout: -1ns (must be greater than zero)"},
 		{name: "zero keeps the default", json: `{"reconnect_interval": "0s"}`,
 			check: func(c *Config) error {
-				if c.ReconnectInterval != DefaultReconnectInterval {
+				if c.ReconnectInterval != 30*time.Second {
 					return fmt.Errorf("reconnect_interval = %v", c.ReconnectInterval)
 				}
 				return nil

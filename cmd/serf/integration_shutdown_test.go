@@ -4,10 +4,14 @@ package main
 
 import (
 	"net"
+	"os"
+	"path/filepath"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/serfclone/serf/testutil"
 )
 
 // Shutdown tests: whatever the agent is waiting for (a join to a host that
@@ -72,4 +76,32 @@ func TestIntegrationShutdownAbandonsJoinInFlight(t *testing.T) {
 			a.stopped = true
 		})
 	}
+}
+
+// A handler script that runs long does not hold the exit: the daemon stops
+// waiting for the runner at the shutdown deadline.
+func TestIntegrationShutdownDoesNotWaitForHandler(t *testing.T) {
+	dir := t.TempDir()
+	started := filepath.Join(dir, "started")
+	script := filepath.Join(dir, "slow.sh")
+	if err := os.WriteFile(script, []byte("#!/bin/sh\ntouch "+started+"\nexec sleep 20\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	a := startOpsAgent(t, "slow-handler", "-broadcast-timeout=1s", "-event-handler", "user:slow="+script)
+	if out, code := a.cli("event", "-coalesce=false", "slow"); code != 0 {
+		t.Fatalf("event: %d %s", code, out)
+	}
+	testutil.WaitFor(t, 20*time.Second, func() error {
+		_, err := os.Stat(started)
+		return err
+	})
+	start := time.Now()
+	if err := a.proc.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	// broadcast_timeout (1s) + 2s, plus slack for a loaded machine.
+	if _, err := a.proc.Wait(6 * time.Second); err != nil {
+		t.Fatalf("agent still running %v after SIGINT with a handler running", time.Since(start))
+	}
+	a.stopped = true
 }
