@@ -322,24 +322,3 @@ func TestIntegrationSecondInterruptAndTerm(t *testing.T) {
 	}
 	a.waitMember("sig2-c", "failed", 30*time.Second)
 }
-
-func TestIntegrationUSR1DumpsMetrics(t *testing.T) {
-	a := startAgent(t, "usr1-a")
-	// Generate a counter: an RPC command.
-	a.cli("members")
-	// The dump leaves out the 10s interval still being aggregated, as in
-	// Serf, so ask again until a finished interval holds the counter.
-	testutil.WaitFor(t, 30*time.Second, func() error {
-		if err := a.proc.Signal(syscall.SIGUSR1); err != nil {
-			return err
-		}
-		time.Sleep(time.Second)
-		if !strings.Contains(a.proc.Stderr(), "'serf-agent.agent.ipc.command'") {
-			return fmt.Errorf("no metrics dump on stderr yet:\n%s", a.proc.Stderr())
-		}
-		return nil
-	})
-	if a.proc.Exited() {
-		t.Errorf("the agent exited after SIGUSR1")
-	}
-}

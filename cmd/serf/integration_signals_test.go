@@ -3,9 +3,11 @@
 package main
 
 import (
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -14,7 +16,8 @@ import (
 	"github.com/serfclone/serf/testutil"
 )
 
-// Shutdown tests: whatever the agent is waiting for (a join to a host that
+// Signal tests (Unix signals, hence the build tag): SIGUSR1 dumps the
+// metrics; and whatever the agent is waiting for (a join to a host that
 // never answers, a running handler), SIGINT and SIGTERM end it within
 // broadcast_timeout plus two seconds.
 
@@ -104,4 +107,25 @@ func TestIntegrationShutdownDoesNotWaitForHandler(t *testing.T) {
 		t.Fatalf("agent still running %v after SIGINT with a handler running", time.Since(start))
 	}
 	a.stopped = true
+}
+
+func TestIntegrationUSR1DumpsMetrics(t *testing.T) {
+	a := startAgent(t, "usr1-a")
+	// Generate a counter: an RPC command.
+	a.cli("members")
+	// The dump leaves out the 10s interval still being aggregated, as in
+	// Serf, so ask again until a finished interval holds the counter.
+	testutil.WaitFor(t, 30*time.Second, func() error {
+		if err := a.proc.Signal(syscall.SIGUSR1); err != nil {
+			return err
+		}
+		time.Sleep(time.Second)
+		if !strings.Contains(a.proc.Stderr(), "'serf-agent.agent.ipc.command'") {
+			return fmt.Errorf("no metrics dump on stderr yet:\n%s", a.proc.Stderr())
+		}
+		return nil
+	})
+	if a.proc.Exited() {
+		t.Errorf("the agent exited after SIGUSR1")
+	}
 }
