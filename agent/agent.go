@@ -86,7 +86,7 @@ func (a *Agent) Start() error {
 	a.logger.Printf("[INFO] agent: Serf agent starting")
 	s, err := serf.Create(a.serfConf)
 	if err != nil {
-		return fmt.Errorf("Error creating Serf: %s", err)
+		return fmt.Errorf("Error creating Serf: %w", err)
 	}
 	a.serf = s
 	go a.eventLoop()
@@ -95,9 +95,6 @@ func (a *Agent) Start() error {
 
 // Serf returns the running Serf instance.
 func (a *Agent) Serf() *serf.Serf { return a.serf }
-
-// SerfConfig returns the library configuration the agent runs with.
-func (a *Agent) SerfConfig() *serf.Config { return a.serfConf }
 
 // Config returns the agent configuration it was started with.
 func (a *Agent) Config() *Config { return a.agentConf }

@@ -106,20 +106,20 @@ func ParseFlags(args []string, errOut io.Writer) (*Config, []string, error) {
 
 	tagMap, err := ParseTags(tags)
 	if err != nil {
-		return nil, nil, fmt.Errorf("Error: %s", err)
+		return nil, nil, fmt.Errorf("Error: %w", err)
 	}
 	cmd.Tags = tagMap
 	if retryInterval != "" {
 		d, err := time.ParseDuration(retryInterval)
 		if err != nil {
-			return nil, nil, fmt.Errorf("Error: %s", err)
+			return nil, nil, fmt.Errorf("Error: %w", err)
 		}
 		cmd.RetryInterval = d
 	}
 	if broadcastTimeout != "" {
 		d, err := time.ParseDuration(broadcastTimeout)
 		if err != nil {
-			return nil, nil, fmt.Errorf("Error: %s", err)
+			return nil, nil, fmt.Errorf("Error: %w", err)
 		}
 		cmd.BroadcastTimeout = d
 	}
@@ -177,7 +177,7 @@ func buildConfig(args []string, errOut io.Writer,
 	if config.NodeName == "" {
 		name, err := hostname()
 		if err != nil {
-			return nil, nil, fmt.Errorf("Error determining hostname: %s", err)
+			return nil, nil, fmt.Errorf("Error determining hostname: %w", err)
 		}
 		config.NodeName = name
 	}
@@ -188,7 +188,7 @@ func buildConfig(args []string, errOut io.Writer,
 
 	if config.Interface != "" {
 		if _, err := interfaceByName(config.Interface); err != nil {
-			return nil, nil, fmt.Errorf("Invalid network interface: %s", err)
+			return nil, nil, fmt.Errorf("Invalid network interface: %w", err)
 		}
 	}
 
@@ -197,7 +197,7 @@ func buildConfig(args []string, errOut io.Writer,
 			return nil, nil, errors.New("mDNS interface specified without enabling mDNS discovery")
 		}
 		if _, err := interfaceByName(config.MDNS.Interface); err != nil {
-			return nil, nil, fmt.Errorf("Invalid mDNS network interface: %s", err)
+			return nil, nil, fmt.Errorf("Invalid mDNS network interface: %w", err)
 		}
 		if config.MDNS.DisableIPv4 && config.MDNS.DisableIPv6 {
 			return nil, nil, errors.New("Invalid mDNS configuration: both IPv4 and IPv6 are disabled")

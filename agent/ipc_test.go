@@ -1651,16 +1651,6 @@ func TestLogWriterGatedWriter(t *testing.T) {
 	if got := out.String(); got != "one\ntwo\nthree\n" {
 		t.Fatalf("output %q", got)
 	}
-
-	var out2 syncBuffer
-	r := &GatedWriter{Writer: &out2}
-	_, _ = r.Write([]byte("dropped\n"))
-	r.Reset()
-	r.Flush()
-	_, _ = r.Write([]byte("kept\n"))
-	if got := out2.String(); got != "kept\n" {
-		t.Fatalf("after reset %q", got)
-	}
 }
 
 func TestLogWriterLevelFilter(t *testing.T) {

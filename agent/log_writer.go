@@ -147,24 +147,13 @@ func (w *GatedWriter) Flush() {
 	w.flushed = true
 }
 
-// Reset discards the buffered data without writing it; the gate stays as
-// it is.
-func (w *GatedWriter) Reset() {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.buf = nil
-}
-
-// logFilterLevels are Serf's log levels, lowest first.
-var logFilterLevels = []logutils.LogLevel{"TRACE", "DEBUG", "INFO", "WARN", "ERR"}
-
 // NewLevelFilter returns a filter in front of w that drops a line only when
-// the text inside its first [...] is a known level below level (agent.md
-// §16); lines with no bracketed level or an unknown one always pass. level
+// the text inside its first [...] is a known level below level; lines with
+// no bracketed level or an unknown one always pass, as in Serf. level
 // is used as given: validate it with ValidateLevelFilter first.
 func NewLevelFilter(level string, w io.Writer) *logutils.LevelFilter {
 	return &logutils.LevelFilter{
-		Levels:   logFilterLevels,
+		Levels:   filterLevels(),
 		MinLevel: logutils.LogLevel(level),
 		Writer:   w,
 	}

@@ -18,9 +18,6 @@ var syslogPriority = map[string]gsyslog.Priority{
 	"CRIT":  gsyslog.LOG_CRIT,
 }
 
-// levelRank orders the known levels for filtering.
-var levelRank = map[string]int{"TRACE": 0, "DEBUG": 1, "INFO": 2, "WARN": 3, "ERR": 4}
-
 // SyslogWriter sends log lines that pass the level filter to syslog, with
 // the date and level stripped and the level mapped to a priority.
 type SyslogWriter struct {
@@ -61,7 +58,7 @@ func (s *SyslogWriter) Close() error { return s.l.Close() }
 // Write implements io.Writer for one log line.
 func (s *SyslogWriter) Write(p []byte) (int, error) {
 	level, msg := splitLogLine(p)
-	if r, known := levelRank[level]; known && r < levelRank[s.minLevel] {
+	if r := levelRank(level); r >= 0 && r < levelRank(s.minLevel) {
 		return len(p), nil
 	}
 	prio, ok := syslogPriority[level]
