@@ -58,7 +58,7 @@ func (c *Config) MDNSNetworkInterface() (*net.Interface, error) {
 }
 
 // StartupSettings are the values the agent derives from a Config just before
-// "Starting Serf agent..." (agent.md §6 steps 16–20).
+// "Starting Serf agent...".
 type StartupSettings struct {
 	// BindIP and BindPort are the resolved bind address; with Interface set
 	// and a wildcard bind IP, BindIP is the interface address chosen.
@@ -75,7 +75,7 @@ type StartupSettings struct {
 	Profile string
 }
 
-// StartupSettings runs steps 16–20 of agent.md §6 in order: bind address,
+// StartupSettings checks and resolves, in Serf's order: bind address,
 // interface address selection, advertise address, encryption key, profile.
 // notices are lines to print (without "==> ") before "Starting Serf
 // agent...", e.g. "Using interface 'eth0' address '10.0.0.5'"; they are

@@ -68,8 +68,8 @@ func readConfigFile(path string) (*Config, error) {
 	return config, nil
 }
 
-// MergeConfig returns a new Config with layer b merged over layer a
-// (agent.md §4). Neither argument is modified; nil counts as empty.
+// MergeConfig returns a new Config with layer b merged over layer a, by
+// Serf's rules. Neither argument is modified; nil counts as empty.
 //
 //   - strings: a non-empty value in b replaces;
 //   - booleans: logical OR (a later false never turns one off);

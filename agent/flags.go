@@ -11,8 +11,8 @@ import (
 	"time"
 )
 
-// FlagError is a command-line parse error from Go's flag package (agent.md
-// §6 step 1). Its line has already been written to the errOut given to
+// FlagError is a command-line parse error from Go's flag package, the
+// first check of a start. Its line has already been written to the errOut given to
 // ParseFlags; the caller then prints the help on stdout with "==> " before
 // its first line and exits 1. For -h/-help it wraps flag.ErrHelp.
 type FlagError struct {
@@ -147,11 +147,11 @@ func ParseTags(args []string) (map[string]string, error) {
 
 // BuildConfig builds the agent configuration from the `serf agent`
 // arguments: defaults ← config files and directories (in order) ← command
-// line, then fills in the host name and validates in Serf's order (agent.md
-// §6 steps 1–12). On failure the error text is the message to print after
-// "==> " (a *FlagError for step 1, see ParseFlags).
+// line, then fills in the host name and validates in Serf's order. On
+// failure the error text is the message to print after "==> " (a
+// *FlagError for a flag parse error, see ParseFlags).
 //
-// warnings are the non-fatal messages of steps 9–12 in order (role
+// warnings are the non-fatal messages in Serf's order (role
 // deprecation, retry interval and broadcast timeout clamped to 1s, rejoin
 // without snapshot), to print after "==> " on success. A configured role
 // is copied into Tags["role"]. Log level, addresses, key and profile are

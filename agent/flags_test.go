@@ -337,7 +337,7 @@ func TestBuildConfigErrors(t *testing.T) {
 		})
 	}
 
-	// Both disabled without an mDNS interface is accepted (agent.md §11).
+	// Both disabled without an mDNS interface is accepted, as by Serf.
 	if _, _, err := build(t, "-discover=c", "-mdns-disable-ipv4", "-mdns-disable-ipv6"); err != nil {
 		t.Errorf("both disabled without mdns-iface: %v", err)
 	}

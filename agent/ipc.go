@@ -15,7 +15,7 @@ import (
 	"github.com/serfclone/serf/serf"
 )
 
-// AgentIPC is the agent's RPC server (rpc.md): it accepts TCP clients,
+// AgentIPC is the agent's RPC server, Serf's msgpack RPC: it accepts TCP clients,
 // requires a handshake (and the auth key, if one is set), and runs their
 // requests against the agent. Every goroutine it starts is stopped and
 // waited for by Shutdown.
@@ -215,7 +215,7 @@ func (i *AgentIPC) handleRequest(c *ipcClient, command string, seq uint64) error
 	}
 
 	// The request body, if any, is deliberately left unread: Serf then
-	// decodes it as the next header (rpc.md §4, the auth quirk).
+	// decodes it as the next header, and clients rely on the outcome.
 	if i.authKey != "" && !c.didAuth && command != authCommand && command != handshakeCommand {
 		i.logger.Printf("[WARN] agent.ipc: Client sending commands before auth")
 		return c.reply(seq, errors.New(errAuthRequiredText), nil)

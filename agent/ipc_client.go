@@ -129,7 +129,8 @@ func (c *ipcClient) closed() bool {
 
 // registerQuery gives a streamed query the connection's next ID and
 // remembers it for respond until its deadline. A query already past its
-// deadline takes an ID but is not remembered (rpc.md §7.14).
+// deadline takes an ID but is not remembered, so a respond to it fails
+// as in Serf.
 func (c *ipcClient) registerQuery(q *serf.Query) uint64 {
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -16,7 +16,7 @@ import (
 // This file holds the request/reply commands. Each handler decodes its
 // body (a body that fails to decode closes the connection without a
 // reply, as in Serf), runs the command and sends exactly the reply shape
-// rpc.md §6 gives: some commands always carry a body, even on error.
+// Serf sends: some commands always carry a body, even on error.
 
 // decodeBody reads the request body of command into v.
 func (c *ipcClient) decodeBody(command string, v interface{}) error {
@@ -70,7 +70,7 @@ func (i *AgentIPC) handleMembersFiltered(c *ipcClient, seq uint64) error {
 	if err := c.decodeBody(membersFilteredCommand, &req); err != nil {
 		return err
 	}
-	// A bad pattern closes the connection without a reply (rpc.md §7.4).
+	// A bad pattern closes the connection without a reply, as in Serf.
 	members, err := filterMembers(i.agent.Serf().Members(), req.Tags, req.Status, req.Name)
 	if err != nil {
 		return err
@@ -185,7 +185,7 @@ func (i *AgentIPC) handleTags(c *ipcClient, seq uint64) error {
 		return err
 	}
 	// Serf deletes first and then sets, so a tag both deleted and set
-	// ends up set (rpc.md §7.9): never delete a tag that is being set.
+	// ends up set: never delete a tag that is being set.
 	var del []string
 	for _, k := range req.DeleteTags {
 		if _, set := req.Tags[k]; !set {
@@ -206,8 +206,8 @@ func (i *AgentIPC) handleRespond(c *ipcClient, seq uint64) error {
 		err = errors.New(errUnknownQueryID)
 	} else if err = q.Respond(req.Payload); err != nil && !strings.HasPrefix(err.Error(), respondErrorPrefix) {
 		// Serf words every respond failure this way, also "response
-		// already sent" and "response is past the deadline" (rpc.md
-		// §7.14); clients print it.
+		// already sent" and "response is past the deadline"; clients
+		// print it.
 		err = fmt.Errorf("%s%w", respondErrorPrefix, err)
 	}
 	return c.reply(seq, err, nil)
@@ -268,7 +268,7 @@ func (i *AgentIPC) handleStats(c *ipcClient, seq uint64) error {
 	s := i.agent.Serf()
 	serfStats := s.Stats()
 	if _, ok := serfStats["coordinate_resets"]; !ok {
-		// The agent always reports it (rpc.md §7.17).
+		// Serf's agent always reports it, 0 when there were none.
 		serfStats["coordinate_resets"] = "0"
 	}
 	tags := s.LocalTags()

@@ -10,7 +10,7 @@ import (
 )
 
 // ipcStreamBuffer is how many records a stream or monitor holds for a
-// slow client before it drops new ones (rpc.md §7.10, §7.11).
+// slow client before it drops new ones, as many as Serf holds.
 const ipcStreamBuffer = 512
 
 // ipcEventStream forwards the agent's events that pass its filters to one

@@ -30,7 +30,7 @@ import (
 // This file holds the machinery of the RPC server tests: test agents with
 // an RPC server, a raw msgpack RPC client that keeps the exact bytes of
 // every object it reads, a comparator for msgpack trees, and the loader of
-// the recorded transcripts in shared/vectors/rpc.
+// the recorded transcripts in testdata/vectors/rpc.
 
 // ---------------------------------------------------------------------------
 // Test agents

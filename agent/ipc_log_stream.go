@@ -129,7 +129,7 @@ func (i *AgentIPC) handleMonitor(c *ipcClient, seq uint64) error {
 	}
 
 	// The success header goes first; registering then replays the ring,
-	// oldest line first (rpc.md §7.11).
+	// oldest line first, as Serf does.
 	if err := c.reply(seq, nil, nil); err != nil {
 		return err
 	}

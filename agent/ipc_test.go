@@ -37,7 +37,8 @@ func mustBase64(s string) []byte {
 	return b
 }
 
-// vectorCluster is the recorded cluster (shared/vectors/README.md) rebuilt
+// vectorCluster is the cluster the RPC transcripts in testdata/vectors/rpc
+// were recorded on (testdata/vectors/README.md describes it), rebuilt
 // on free loopback ports: node-a (role=web, dc=east) and node-b (role=db,
 // dc=east) answer every query with "pong from <name>", node-c (role=web,
 // dc=west) does not; node-auth, here a second RPC server of node-a,
@@ -501,8 +502,8 @@ func runStreamVector(t *testing.T, cl *vectorCluster, v *rpcVector, conn *rpcTes
 		return eventIs("user")(n) && n.get("Name").text == "stream-event"
 	})
 	// The event may reach node-c through a push-pull before the gossip
-	// copy does; push-pull does not carry the coalesce flag (gossip.md
-	// §2.4.3), so that copy arrives with Coalesce=false.
+	// copy does; the user events in a push-pull do not carry the coalesce
+	// flag, so that copy arrives with Coalesce=false.
 	userRules := &cmpRules{loose: []string{"/LTime", "/Coalesce"}}
 	if err := compareFrame(firstRecord(t, want, 2, eventIs("user")), u, userRules, false); err != nil {
 		t.Fatalf("user event record: %v", err)

@@ -19,10 +19,10 @@ type LogHandler interface {
 // LogWriter is an io.Writer that keeps the most recent log lines in a ring
 // and fans every new line out to registered handlers. The agent writes all
 // its log output here, whatever the console's level, so that `serf
-// monitor` can show recent history and any level (agent.md §16).
+// monitor` can show recent history and any level.
 //
 // Each Write is one log entry: the Go logger writes one entry per call,
-// and a multi-line message stays one entry (rpc.md §9.4).
+// and a multi-line message stays one entry, one monitor record.
 type LogWriter struct {
 	mu       sync.Mutex
 	ring     []string

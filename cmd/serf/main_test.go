@@ -76,7 +76,7 @@ func TestRunGoldenTopLevel(t *testing.T) {
 	}
 }
 
-// Behaviour of the top level that cli.md describes but no golden shows.
+// Behaviour of the top level (as Serf 0.10 has it) that no golden shows.
 func TestRunTopLevelRules(t *testing.T) {
 	usage := readGolden(t, "usage-no-args.stderr.txt")
 	version := readGolden(t, "version.txt")
