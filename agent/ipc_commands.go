@@ -19,14 +19,14 @@ import (
 // Serf sends: some commands always carry a body, even on error.
 
 // decodeBody reads the request body of command into v.
-func (c *ipcClient) decodeBody(command string, v interface{}) error {
+func (c *rpcConn) decodeBody(command string, v interface{}) error {
 	if err := c.decode(v); err != nil {
 		return fmt.Errorf("failed to decode %s request: %w", command, err)
 	}
 	return nil
 }
 
-func (i *AgentIPC) handleHandshake(c *ipcClient, seq uint64) error {
+func (i *AgentIPC) handleHandshake(c *rpcConn, seq uint64) error {
 	var req ipcHandshakeRequest
 	if err := c.decodeBody(handshakeCommand, &req); err != nil {
 		return err
@@ -43,7 +43,7 @@ func (i *AgentIPC) handleHandshake(c *ipcClient, seq uint64) error {
 	return c.reply(seq, err, nil)
 }
 
-func (i *AgentIPC) handleAuth(c *ipcClient, seq uint64) error {
+func (i *AgentIPC) handleAuth(c *rpcConn, seq uint64) error {
 	var req ipcAuthRequest
 	if err := c.decodeBody(authCommand, &req); err != nil {
 		return err
@@ -60,12 +60,12 @@ func (i *AgentIPC) handleAuth(c *ipcClient, seq uint64) error {
 	return c.reply(seq, err, nil)
 }
 
-func (i *AgentIPC) handleMembers(c *ipcClient, seq uint64) error {
+func (i *AgentIPC) handleMembers(c *rpcConn, seq uint64) error {
 	members := i.agent.Serf().Members()
 	return c.reply(seq, nil, &ipcMembersResponse{Members: toIPCMembers(members)})
 }
 
-func (i *AgentIPC) handleMembersFiltered(c *ipcClient, seq uint64) error {
+func (i *AgentIPC) handleMembersFiltered(c *rpcConn, seq uint64) error {
 	var req ipcMembersFilteredRequest
 	if err := c.decodeBody(membersFilteredCommand, &req); err != nil {
 		return err
@@ -130,7 +130,7 @@ MEMBERS:
 	return out, nil
 }
 
-func (i *AgentIPC) handleJoin(c *ipcClient, seq uint64) error {
+func (i *AgentIPC) handleJoin(c *rpcConn, seq uint64) error {
 	var req ipcJoinRequest
 	if err := c.decodeBody(joinCommand, &req); err != nil {
 		return err
@@ -143,7 +143,7 @@ func (i *AgentIPC) handleJoin(c *ipcClient, seq uint64) error {
 	return c.reply(seq, err, &ipcJoinResponse{Num: int32(n)})
 }
 
-func (i *AgentIPC) handleLeave(c *ipcClient, seq uint64) error {
+func (i *AgentIPC) handleLeave(c *rpcConn, seq uint64) error {
 	i.logger.Printf("[INFO] agent.ipc: Graceful leave triggered")
 	leaveErr := i.agent.Leave()
 	if leaveErr != nil {
@@ -161,7 +161,7 @@ func (i *AgentIPC) handleLeave(c *ipcClient, seq uint64) error {
 	return sendErr
 }
 
-func (i *AgentIPC) handleForceLeave(c *ipcClient, seq uint64) error {
+func (i *AgentIPC) handleForceLeave(c *rpcConn, seq uint64) error {
 	var req ipcForceLeaveRequest
 	if err := c.decodeBody(forceLeaveCommand, &req); err != nil {
 		return err
@@ -170,7 +170,7 @@ func (i *AgentIPC) handleForceLeave(c *ipcClient, seq uint64) error {
 	return c.reply(seq, err, nil)
 }
 
-func (i *AgentIPC) handleEvent(c *ipcClient, seq uint64) error {
+func (i *AgentIPC) handleEvent(c *rpcConn, seq uint64) error {
 	var req ipcEventRequest
 	if err := c.decodeBody(eventCommand, &req); err != nil {
 		return err
@@ -179,7 +179,7 @@ func (i *AgentIPC) handleEvent(c *ipcClient, seq uint64) error {
 	return c.reply(seq, err, nil)
 }
 
-func (i *AgentIPC) handleTags(c *ipcClient, seq uint64) error {
+func (i *AgentIPC) handleTags(c *rpcConn, seq uint64) error {
 	var req ipcTagsRequest
 	if err := c.decodeBody(tagsCommand, &req); err != nil {
 		return err
@@ -196,7 +196,7 @@ func (i *AgentIPC) handleTags(c *ipcClient, seq uint64) error {
 	return c.reply(seq, err, nil)
 }
 
-func (i *AgentIPC) handleRespond(c *ipcClient, seq uint64) error {
+func (i *AgentIPC) handleRespond(c *rpcConn, seq uint64) error {
 	var req ipcRespondRequest
 	if err := c.decodeBody(respondCommand, &req); err != nil {
 		return err
@@ -216,7 +216,7 @@ func (i *AgentIPC) handleRespond(c *ipcClient, seq uint64) error {
 // respondErrorPrefix starts every respond error, even for user queries.
 const respondErrorPrefix = "failed to respond to key query: "
 
-func (i *AgentIPC) handleChangeKey(c *ipcClient, seq uint64, command string) error {
+func (i *AgentIPC) handleChangeKey(c *rpcConn, seq uint64, command string) error {
 	var req ipcKeyRequest
 	if err := c.decodeBody(command, &req); err != nil {
 		return err
@@ -241,7 +241,7 @@ func (i *AgentIPC) handleChangeKey(c *ipcClient, seq uint64, command string) err
 	return c.reply(seq, err, toIPCKeyResponse(resp, false))
 }
 
-func (i *AgentIPC) handleListKeys(c *ipcClient, seq uint64) error {
+func (i *AgentIPC) handleListKeys(c *rpcConn, seq uint64) error {
 	resp, err := i.agent.ListKeys()
 	return c.reply(seq, err, toIPCKeyResponse(resp, true))
 }
@@ -264,7 +264,7 @@ func toIPCKeyResponse(r *serf.KeyResponse, withKeys bool) *ipcKeyResponse {
 	return out
 }
 
-func (i *AgentIPC) handleStats(c *ipcClient, seq uint64) error {
+func (i *AgentIPC) handleStats(c *rpcConn, seq uint64) error {
 	s := i.agent.Serf()
 	serfStats := s.Stats()
 	if _, ok := serfStats["coordinate_resets"]; !ok {
@@ -310,7 +310,7 @@ func statsEventHandlers(conf *Config) map[string]string {
 	return out
 }
 
-func (i *AgentIPC) handleGetCoordinate(c *ipcClient, seq uint64) error {
+func (i *AgentIPC) handleGetCoordinate(c *rpcConn, seq uint64) error {
 	var req ipcCoordinateRequest
 	if err := c.decodeBody(getCoordinateCommand, &req); err != nil {
 		return err

@@ -16,7 +16,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -984,24 +983,6 @@ func compareFrame(want, got *rpcFrame, rules *cmpRules, exactBytes bool) error {
 		return fmt.Errorf("body: %w", err)
 	}
 	return nil
-}
-
-// syncBuffer is a goroutine-safe bytes.Buffer for captured log output.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // portFree reports whether a gossip agent could bind port on 127.0.0.1

@@ -20,7 +20,7 @@ const ipcDropWarnInterval = time.Second
 // tagged with the Seq of the "monitor" request.
 type ipcLogStream struct {
 	logger *log.Logger
-	client *ipcClient
+	client *rpcConn
 	seq    uint64
 	filter *logutils.LevelFilter
 
@@ -30,7 +30,7 @@ type ipcLogStream struct {
 	stopOnce sync.Once
 }
 
-func newIPCLogStream(i *AgentIPC, c *ipcClient, seq uint64, filter *logutils.LevelFilter) *ipcLogStream {
+func newIPCLogStream(i *AgentIPC, c *rpcConn, seq uint64, filter *logutils.LevelFilter) *ipcLogStream {
 	return &ipcLogStream{
 		logger: i.logger,
 		client: c,
@@ -111,7 +111,7 @@ func (m *ipcLogStream) warnDrops() {
 	}
 }
 
-func (i *AgentIPC) handleMonitor(c *ipcClient, seq uint64) error {
+func (i *AgentIPC) handleMonitor(c *rpcConn, seq uint64) error {
 	var req ipcMonitorRequest
 	if err := c.decodeBody(monitorCommand, &req); err != nil {
 		return err

@@ -1383,9 +1383,9 @@ func TestIPCSlowClientDoesNotBlockAgent(t *testing.T) {
 func TestIPCStreamDropsWithoutBlocking(t *testing.T) {
 	server, client := net.Pipe()
 	defer client.Close()
-	var out syncBuffer
+	var out testutil.SyncBuffer
 	i := &AgentIPC{agent: &Agent{}, logger: log.New(&out, "", 0)}
-	c := newIPCClient(server, newIPCHandle())
+	c := newRPCConn(server, newIPCHandle())
 
 	s := newIPCEventStream(i, c, 2, ParseEventFilter("*"))
 	m := newIPCLogStream(i, c, 3, NewLevelFilter("INFO", nil))
@@ -1637,7 +1637,7 @@ func TestLogWriterHandlers(t *testing.T) {
 }
 
 func TestLogWriterGatedWriter(t *testing.T) {
-	var out syncBuffer
+	var out testutil.SyncBuffer
 	g := NewGatedWriter(&out)
 	_, _ = g.Write([]byte("one\n"))
 	buf := []byte("two\n")
@@ -1655,7 +1655,7 @@ func TestLogWriterGatedWriter(t *testing.T) {
 }
 
 func TestLogWriterLevelFilter(t *testing.T) {
-	var out syncBuffer
+	var out testutil.SyncBuffer
 	f := NewLevelFilter("WARN", &out)
 	for _, l := range []string{
 		"2026/01/01 00:00:00 [TRACE] x: no\n",

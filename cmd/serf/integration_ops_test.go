@@ -253,16 +253,6 @@ func TestIntegrationSnapshotRejoinAfterCrash(t *testing.T) {
 	}
 }
 
-// holdsFor fails the test if check fails at any point during d.
-func holdsFor(t *testing.T, d time.Duration, check func() error) {
-	t.Helper()
-	for deadline := time.Now().Add(d); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
-		if err := check(); err != nil {
-			t.Fatal(err)
-		}
-	}
-}
-
 func TestIntegrationSnapshotRejoinAfterLeave(t *testing.T) {
 	snap := filepath.Join(t.TempDir(), "b.snapshot")
 	a := startOpsAgent(t, "rj-a")
@@ -277,7 +267,7 @@ func TestIntegrationSnapshotRejoinAfterLeave(t *testing.T) {
 
 	// Without -rejoin the leave in the snapshot wins: b starts alone.
 	alone := b.restart("-snapshot", snap)
-	holdsFor(t, 2*time.Second, func() error {
+	testutil.HoldsFor(t, 2*time.Second, func() error {
 		if got := alone.members(); len(got) != 1 || got[0] != "rj-b" {
 			return fmt.Errorf("members after a restart without -rejoin: %v", got)
 		}
@@ -340,7 +330,7 @@ func TestIntegrationTagsFile(t *testing.T) {
 	if err := a.proc.WaitOutput("Reloading configuration...", 10*time.Second); err != nil {
 		t.Fatal(err)
 	}
-	holdsFor(t, time.Second, func() error {
+	testutil.HoldsFor(t, time.Second, func() error {
 		if err := fileHoldsTags(); err != nil {
 			return err
 		}
@@ -412,7 +402,7 @@ func TestIntegrationKeyringFile(t *testing.T) {
 	if err := a.proc.WaitOutput("Reloading configuration...", 10*time.Second); err != nil {
 		t.Fatal(err)
 	}
-	holdsFor(t, time.Second, ringsHoldBoth)
+	testutil.HoldsFor(t, time.Second, ringsHoldBoth)
 	out, code := a.cli("keys", "-list")
 	if code != 0 || !strings.Contains(out, keyOne+"  [2/2]") || !strings.Contains(out, keyTwo+"  [2/2]") {
 		t.Errorf("keys -list after reload: %d\n%s", code, out)
