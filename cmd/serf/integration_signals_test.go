@@ -57,8 +57,10 @@ func blackHole(t *testing.T) string {
 }
 
 func TestIntegrationShutdownAbandonsJoinInFlight(t *testing.T) {
+	t.Parallel()
 	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {
 		t.Run(sig.String(), func(t *testing.T) {
+			t.Parallel()
 			hole := blackHole(t)
 			// The lan profile waits 10s for a TCP answer; the local one
 			// only 1s, which would hide the hang.
@@ -73,7 +75,7 @@ func TestIntegrationShutdownAbandonsJoinInFlight(t *testing.T) {
 			}
 			// broadcast_timeout (1s) + 2s, plus slack for a loaded machine;
 			// a join that is waited for takes the 10s TCP timeout.
-			if _, err := a.proc.Wait(6 * time.Second); err != nil {
+			if _, err := a.proc.Wait(8 * time.Second); err != nil {
 				t.Fatalf("agent still running %v after %v (join in flight not abandoned)", time.Since(start), sig)
 			}
 			a.stopped = true
@@ -84,6 +86,7 @@ func TestIntegrationShutdownAbandonsJoinInFlight(t *testing.T) {
 // A handler script that runs long does not hold the exit: the daemon stops
 // waiting for the runner at the shutdown deadline.
 func TestIntegrationShutdownDoesNotWaitForHandler(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	started := filepath.Join(dir, "started")
 	script := filepath.Join(dir, "slow.sh")
@@ -102,8 +105,9 @@ func TestIntegrationShutdownDoesNotWaitForHandler(t *testing.T) {
 	if err := a.proc.Signal(syscall.SIGINT); err != nil {
 		t.Fatal(err)
 	}
-	// broadcast_timeout (1s) + 2s, plus slack for a loaded machine.
-	if _, err := a.proc.Wait(6 * time.Second); err != nil {
+	// broadcast_timeout (1s) + 2s, plus slack for a loaded machine; the
+	// script sleeps 20s.
+	if _, err := a.proc.Wait(8 * time.Second); err != nil {
 		t.Fatalf("agent still running %v after SIGINT with a handler running", time.Since(start))
 	}
 	a.stopped = true

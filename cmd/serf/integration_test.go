@@ -96,7 +96,8 @@ func (a *testAgent) cli(args ...string) (string, int) {
 // waitMember waits until `serf members` on a shows node with status.
 func (a *testAgent) waitMember(node, status string, timeout time.Duration) {
 	a.t.Helper()
-	testutil.WaitFor(a.t, timeout, func() error {
+	// Each poll starts a CLI process; 20ms polls would crowd the CPU.
+	if err := testutil.Poll(timeout, 200*time.Millisecond, func() error {
 		out, code := a.cli("members")
 		if code != 0 {
 			return fmt.Errorf("members exited %d: %s", code, out)
@@ -108,7 +109,9 @@ func (a *testAgent) waitMember(node, status string, timeout time.Duration) {
 			}
 		}
 		return fmt.Errorf("%s does not see %s as %s:\n%s", a.name, node, status, out)
-	})
+	}); err != nil {
+		a.t.Fatal(err)
+	}
 }
 
 func TestIntegrationSingleAgentMembers(t *testing.T) {
@@ -194,6 +197,13 @@ func TestIntegrationInterruptLeavesKillFails(t *testing.T) {
 	a.waitMember("sig-b", "alive", 20*time.Second)
 	a.waitMember("sig-c", "alive", 20*time.Second)
 
+	// c is killed while b still runs: b confirms the suspicion, which cuts
+	// memberlist's suspicion timeout from its maximum to its minimum.
+	if err := c.proc.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	a.waitMember("sig-c", "failed", 30*time.Second)
+
 	if err := b.proc.Signal(syscall.SIGINT); err != nil {
 		t.Fatal(err)
 	}
@@ -202,11 +212,6 @@ func TestIntegrationInterruptLeavesKillFails(t *testing.T) {
 		t.Errorf("SIGINT exit = %d, %v\n%s", code, err, b.proc.Stdout())
 	}
 	a.waitMember("sig-b", "left", 20*time.Second)
-
-	if err := c.proc.Signal(syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	a.waitMember("sig-c", "failed", 30*time.Second)
 
 	if out, code := a.cli("force-leave", "sig-c"); code != 0 {
 		t.Fatalf("force-leave: %d %s", code, out)
@@ -299,6 +304,16 @@ func TestIntegrationSecondInterruptAndTerm(t *testing.T) {
 	a.waitMember("sig2-b", "alive", 20*time.Second)
 	a.waitMember("sig2-c", "alive", 20*time.Second)
 
+	// SIGTERM without leave_on_terminate: no leave, exit 1, seen as failed.
+	// b still runs and confirms the suspicion, which keeps it short.
+	if err := c.proc.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if code, err := c.proc.Wait(10 * time.Second); err != nil || code != 1 {
+		t.Errorf("SIGTERM: exit %d, %v", code, err)
+	}
+	a.waitMember("sig2-c", "failed", 30*time.Second)
+
 	// A second interrupt during the graceful leave exits at once, with 1.
 	if err := b.proc.Signal(syscall.SIGINT); err != nil {
 		t.Fatal(err)
@@ -312,13 +327,4 @@ func TestIntegrationSecondInterruptAndTerm(t *testing.T) {
 	if code, err := b.proc.Wait(10 * time.Second); err != nil || code != 1 {
 		t.Errorf("second SIGINT: exit %d, %v", code, err)
 	}
-
-	// SIGTERM without leave_on_terminate: no leave, exit 1, seen as failed.
-	if err := c.proc.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	if code, err := c.proc.Wait(10 * time.Second); err != nil || code != 1 {
-		t.Errorf("SIGTERM: exit %d, %v", code, err)
-	}
-	a.waitMember("sig2-c", "failed", 30*time.Second)
 }
