@@ -194,16 +194,15 @@ func TestIntegrationInterruptLeavesKillFails(t *testing.T) {
 	a := startAgent(t, "sig-a")
 	b := startAgent(t, "sig-b", "-join", a.bind)
 	c := startAgent(t, "sig-c", "-join", a.bind)
-	a.waitMember("sig-b", "alive", 20*time.Second)
-	a.waitMember("sig-c", "alive", 20*time.Second)
-
-	// c is killed while b still runs: b confirms the suspicion, which cuts
-	// memberlist's suspicion timeout from its maximum to its minimum.
-	if err := c.proc.Signal(syscall.SIGKILL); err != nil {
-		t.Fatal(err)
+	// d only confirms c's failure to a, which cuts memberlist's suspicion
+	// timeout from its maximum to its minimum.
+	startAgent(t, "sig-d", "-join", a.bind)
+	for _, n := range []string{"sig-b", "sig-c", "sig-d"} {
+		a.waitMember(n, "alive", 20*time.Second)
 	}
-	a.waitMember("sig-c", "failed", 30*time.Second)
 
+	// b leaves first: with a failed member around, some of the leave's
+	// gossip would go to the dead node.
 	if err := b.proc.Signal(syscall.SIGINT); err != nil {
 		t.Fatal(err)
 	}
@@ -212,6 +211,11 @@ func TestIntegrationInterruptLeavesKillFails(t *testing.T) {
 		t.Errorf("SIGINT exit = %d, %v\n%s", code, err, b.proc.Stdout())
 	}
 	a.waitMember("sig-b", "left", 20*time.Second)
+
+	if err := c.proc.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	a.waitMember("sig-c", "failed", 30*time.Second)
 
 	if out, code := a.cli("force-leave", "sig-c"); code != 0 {
 		t.Fatalf("force-leave: %d %s", code, out)
