@@ -36,12 +36,11 @@ type Agent struct {
 	serf *serf.Serf
 
 	// joinCtx is cancelled when shutdown starts: joins in flight are then
-	// abandoned (memberlist's Join cannot be interrupted, so the goroutine
-	// running it is left to finish on its own TCP timeout, tracked by joins).
+	// abandoned. memberlist's Join cannot be interrupted, so the goroutine
+	// running it is left to end on memberlist's TCP timeout, or with the
+	// process.
 	joinCtx     context.Context
 	cancelJoins context.CancelFunc
-	joinsLock   sync.Mutex
-	joins       sync.WaitGroup
 
 	// tagsLock serialises tag changes so the tags file and the gossiped
 	// tags never disagree.
@@ -219,15 +218,10 @@ func (a *Agent) Join(addrs []string, replay bool) (int, error) {
 		err error
 	}
 	done := make(chan result, 1)
-	a.joinsLock.Lock()
 	if a.joinCtx.Err() != nil {
-		a.joinsLock.Unlock()
 		return 0, errJoinAbandoned
 	}
-	a.joins.Add(1)
-	a.joinsLock.Unlock()
 	go func() {
-		defer a.joins.Done()
 		n, err := a.serf.Join(addrs, !replay)
 		done <- result{n, err}
 	}()
@@ -249,27 +243,7 @@ func (a *Agent) Join(addrs []string, replay bool) (int, error) {
 // AbandonJoins makes every join in flight, and every later one, return
 // errJoinAbandoned at once. Shutdown calls it first; the daemon calls it as
 // soon as a signal asks it to stop.
-func (a *Agent) AbandonJoins() {
-	a.joinsLock.Lock()
-	defer a.joinsLock.Unlock()
-	a.cancelJoins()
-}
-
-// WaitJoins waits until the goroutines of abandoned joins have returned,
-// or ctx is done. It reports whether they all returned.
-func (a *Agent) WaitJoins(ctx context.Context) bool {
-	done := make(chan struct{})
-	go func() {
-		a.joins.Wait()
-		close(done)
-	}()
-	select {
-	case <-done:
-		return true
-	case <-ctx.Done():
-		return false
-	}
-}
+func (a *Agent) AbandonJoins() { a.cancelJoins() }
 
 // ForceLeave force-leaves a failed node, optionally erasing it.
 func (a *Agent) ForceLeave(node string, prune bool) error {

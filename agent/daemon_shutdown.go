@@ -37,13 +37,12 @@ func (d *Daemon) shutdown(ctx context.Context) {
 	close(d.stopWatchdog)
 	d.wg.Wait()
 	d.telemetry.Stop()
-	// 6. What was left running at a deadline: a leave, the handler stop,
-	// joins that were abandoned, each bounded by the deadline now.
+	// 6. What was left running at a deadline (a leave, the handler stop),
+	// bounded by the deadline now. Abandoned joins are not waited for:
+	// nothing can stop them, and they end on memberlist's TCP timeout or
+	// with the process.
 	if !waitGroupContext(ctx, &d.stragglers) {
 		d.logger.Printf("[WARN] agent: shutdown deadline passed with a leave or event handler still running")
-	}
-	if d.agent != nil && !d.agent.WaitJoins(ctx) {
-		d.logger.Printf("[WARN] agent: shutdown deadline passed with a join still waiting for its peer")
 	}
 }
 
