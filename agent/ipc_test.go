@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
 	"sync"
 	"testing"
 	"time"
@@ -1172,7 +1173,9 @@ func TestIPCShutdownClosesClients(t *testing.T) {
 	}
 	for _, c := range append(conns, idle) {
 		_ = c.conn.SetReadDeadline(time.Now().Add(5 * time.Second))
-		if _, err := io.Copy(io.Discard, c.r); err != nil {
+		// A reset is a close too: the server may close with bytes of ours
+		// still unread.
+		if _, err := io.Copy(io.Discard, c.r); err != nil && !errors.Is(err, syscall.ECONNRESET) {
 			t.Fatalf("client not closed: %v", err)
 		}
 	}
