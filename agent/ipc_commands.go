@@ -294,18 +294,16 @@ func (i *AgentIPC) handleStats(c *rpcConn, seq uint64) error {
 
 // statsEventHandlers is the "event_handlers" stats section: one entry per
 // handler filter, "<event>:<name>" -> script; a later handler with the
-// same filter wins.
+// same filter wins. The specs are parsed as the runner's are; an invalid
+// list (which a started agent cannot have) shows no handlers.
 func statsEventHandlers(conf *Config) map[string]string {
 	out := map[string]string{}
 	if conf == nil {
 		return out
 	}
-	for _, spec := range conf.EventHandlers {
-		for _, s := range ParseEventScript(spec) {
-			if s.Valid() {
-				out[s.StatsKey()] = s.Script
-			}
-		}
+	scripts, _ := ParseEventHandlers(conf.EventHandlers)
+	for _, s := range scripts {
+		out[s.StatsKey()] = s.Script
 	}
 	return out
 }
