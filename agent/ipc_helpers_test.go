@@ -50,6 +50,9 @@ type testAgentOptions struct {
 	eventHandlers []string
 	// tagsFile is the agent's tags_file.
 	tagsFile string
+	// network, if set, carries the gossip in memory instead of on
+	// loopback sockets (the RPC server still listens on a socket).
+	network *memberlist.MockNetwork
 }
 
 // testNode is a running agent with an RPC server on 127.0.0.1.
@@ -103,6 +106,9 @@ func startTestNode(t testing.TB, o testAgentOptions) *testNode {
 	logs := NewLogWriter(512)
 
 	sc := newTestSerfConfig(o.name, o.port, logs)
+	if o.network != nil {
+		sc.MemberlistConfig.Transport = o.network.NewTransport(o.name)
+	}
 	sc.Tags = o.tags
 	if len(o.keyring) > 0 {
 		kr, err := memberlist.NewKeyring(o.keyring[1:], o.keyring[0])

@@ -5,12 +5,14 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/hashicorp/memberlist"
 )
 
 // TestCheckTagsSizeAgreesWithSerf checks that the agent's own size check
 // refuses exactly the tags the library refuses, around the limit.
 func TestCheckTagsSizeAgreesWithSerf(t *testing.T) {
-	n := startTestNode(t, testAgentOptions{name: "size"})
+	n := startTestNode(t, testAgentOptions{name: "size", network: &memberlist.MockNetwork{}})
 	for _, size := range []int{0, 31, 32, 255, 256, 490, 495, 500, 505, 510, 511, 512, 600, 70000} {
 		tags := map[string]string{"k": strings.Repeat("v", size)}
 		ours := checkTagsSize(tags, 5)
@@ -29,7 +31,7 @@ func TestCheckTagsSizeAgreesWithSerf(t *testing.T) {
 
 func TestSetTagsRefusedLeavesTagsFile(t *testing.T) {
 	tagsFile := filepath.Join(t.TempDir(), "tags.json")
-	n := startTestNode(t, testAgentOptions{name: "refused", tagsFile: tagsFile})
+	n := startTestNode(t, testAgentOptions{name: "refused", tagsFile: tagsFile, network: &memberlist.MockNetwork{}})
 	if err := n.agent.UpdateTags(map[string]string{"a": "b"}, nil); err != nil {
 		t.Fatal(err)
 	}

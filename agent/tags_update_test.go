@@ -6,6 +6,8 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/hashicorp/memberlist"
+
 	"github.com/serfclone/serf/client"
 )
 
@@ -14,7 +16,7 @@ import (
 // the tags file.
 func TestConcurrentTagUpdatesKeepEvery(t *testing.T) {
 	tagsFile := filepath.Join(t.TempDir(), "tags.json")
-	n := startTestNode(t, testAgentOptions{name: "concurrent", tagsFile: tagsFile})
+	n := startTestNode(t, testAgentOptions{name: "concurrent", tagsFile: tagsFile, network: &memberlist.MockNetwork{}})
 	const writers = 16
 	var wg sync.WaitGroup
 	errs := make(chan error, writers)
