@@ -12,9 +12,10 @@ import (
 )
 
 // FlagError is a command-line parse error from Go's flag package, the
-// first check of a start. Its line has already been written to the errOut given to
-// ParseFlags; the caller then prints the help on stdout with "==> " before
-// its first line and exits 1. For -h/-help it wraps flag.ErrHelp.
+// first check of a start. Its line has already been written to the errOut
+// given to ParseFlags; the caller then prints the help on stdout with
+// "==> " before its first line and exits 1. For -h/-help it wraps
+// flag.ErrHelp.
 type FlagError struct {
 	Err error
 }
