@@ -11,10 +11,11 @@ import (
 	"time"
 )
 
-// FlagError is a command-line parse error from Go's flag package (agent.md
-// §6 step 1). Its line has already been written to the errOut given to
-// ParseFlags; the caller then prints the help on stdout with "==> " before
-// its first line and exits 1. For -h/-help it wraps flag.ErrHelp.
+// FlagError is a command-line parse error from Go's flag package, the
+// first check of a start. Its line has already been written to the errOut
+// given to ParseFlags; the caller then prints the help on stdout with
+// "==> " before its first line and exits 1. For -h/-help it wraps
+// flag.ErrHelp.
 type FlagError struct {
 	Err error
 }
@@ -124,20 +125,20 @@ func parseFlags(args []string, errOut io.Writer, visit func(*flag.Flag)) (*Confi
 
 	tagMap, err := ParseTags(tags)
 	if err != nil {
-		return nil, nil, fmt.Errorf("Error: %s", err)
+		return nil, nil, fmt.Errorf("Error: %w", err)
 	}
 	cmd.Tags = tagMap
 	if retryInterval != "" {
 		d, err := time.ParseDuration(retryInterval)
 		if err != nil {
-			return nil, nil, fmt.Errorf("Error: %s", err)
+			return nil, nil, fmt.Errorf("Error: %w", err)
 		}
 		cmd.RetryInterval = d
 	}
 	if broadcastTimeout != "" {
 		d, err := time.ParseDuration(broadcastTimeout)
 		if err != nil {
-			return nil, nil, fmt.Errorf("Error: %s", err)
+			return nil, nil, fmt.Errorf("Error: %w", err)
 		}
 		cmd.BroadcastTimeout = d
 	}
@@ -172,11 +173,11 @@ func ParseTags(args []string) (map[string]string, error) {
 
 // BuildConfig builds the agent configuration from the `serf agent`
 // arguments: defaults ← config files and directories (in order) ← command
-// line, then fills in the host name and validates in Serf's order (agent.md
-// §6 steps 1–12). On failure the error text is the message to print after
-// "==> " (a *FlagError for step 1, see ParseFlags).
+// line, then fills in the host name and validates in Serf's order. On
+// failure the error text is the message to print after "==> " (a
+// *FlagError for a flag parse error, see ParseFlags).
 //
-// warnings are the non-fatal messages of steps 9–12 in order (role
+// warnings are the non-fatal messages in Serf's order (role
 // deprecation, retry interval and broadcast timeout clamped to 1s, rejoin
 // without snapshot), to print after "==> " on success. A configured role
 // is copied into Tags["role"]. Log level, addresses, key and profile are
@@ -202,7 +203,7 @@ func buildConfig(args []string, errOut io.Writer,
 	if config.NodeName == "" {
 		name, err := hostname()
 		if err != nil {
-			return nil, nil, fmt.Errorf("Error determining hostname: %s", err)
+			return nil, nil, fmt.Errorf("Error determining hostname: %w", err)
 		}
 		config.NodeName = name
 	}
@@ -213,7 +214,7 @@ func buildConfig(args []string, errOut io.Writer,
 
 	if config.Interface != "" {
 		if _, err := interfaceByName(config.Interface); err != nil {
-			return nil, nil, fmt.Errorf("Invalid network interface: %s", err)
+			return nil, nil, fmt.Errorf("Invalid network interface: %w", err)
 		}
 	}
 
@@ -222,11 +223,15 @@ func buildConfig(args []string, errOut io.Writer,
 			return nil, nil, errors.New("mDNS interface specified without enabling mDNS discovery")
 		}
 		if _, err := interfaceByName(config.MDNS.Interface); err != nil {
-			return nil, nil, fmt.Errorf("Invalid mDNS network interface: %s", err)
+			return nil, nil, fmt.Errorf("Invalid mDNS network interface: %w", err)
 		}
 		if config.MDNS.DisableIPv4 && config.MDNS.DisableIPv6 {
 			return nil, nil, errors.New("Invalid mDNS configuration: both IPv4 and IPv6 are disabled")
 		}
+	}
+
+	if err := config.checkDurations(); err != nil {
+		return nil, nil, err
 	}
 
 	var warnings []string

@@ -15,7 +15,7 @@ import (
 	"github.com/serfclone/serf/serf"
 )
 
-// AgentIPC is the agent's RPC server (rpc.md): it accepts TCP clients,
+// AgentIPC is the agent's RPC server, Serf's msgpack RPC: it accepts TCP clients,
 // requires a handshake (and the auth key, if one is set), and runs their
 // requests against the agent. Every goroutine it starts is stopped and
 // waited for by Shutdown.
@@ -32,7 +32,7 @@ type AgentIPC struct {
 	eventHandlers map[string]string
 
 	mu      sync.Mutex
-	clients map[*ipcClient]struct{}
+	clients map[*rpcConn]struct{}
 	stopped bool // no new clients; set by closeAll
 
 	stopCh   chan struct{}
@@ -57,7 +57,7 @@ func NewAgentIPC(agent *Agent, authKey string, listener net.Listener, logOutput 
 		logWriter:     logWriter,
 		handle:        newIPCHandle(),
 		eventHandlers: statsEventHandlers(agent.Config()),
-		clients:       make(map[*ipcClient]struct{}),
+		clients:       make(map[*rpcConn]struct{}),
 		stopCh:        make(chan struct{}),
 	}
 	i.wg.Add(2)
@@ -128,7 +128,7 @@ func (i *AgentIPC) acceptLoop() {
 		i.logger.Printf("[INFO] agent.ipc: Accepted client: %v", conn.RemoteAddr())
 		metrics.IncrCounter([]string{"agent", "ipc", "accept"}, 1)
 
-		c := newIPCClient(conn, i.handle)
+		c := newRPCConn(conn, i.handle)
 		i.mu.Lock()
 		if i.stopped {
 			i.mu.Unlock()
@@ -151,7 +151,7 @@ func (i *AgentIPC) isStopped() bool {
 // serveClient runs one connection's requests in order until the client
 // goes away, a request fails, or the server stops; then it ends the
 // client's streams and forgets it.
-func (i *AgentIPC) serveClient(c *ipcClient) {
+func (i *AgentIPC) serveClient(c *rpcConn) {
 	defer i.wg.Done()
 	defer i.dropClient(c)
 	for {
@@ -172,7 +172,7 @@ func (i *AgentIPC) serveClient(c *ipcClient) {
 
 // dropClient closes c, stops its subscriptions and goroutines, and
 // removes it from the server.
-func (i *AgentIPC) dropClient(c *ipcClient) {
+func (i *AgentIPC) dropClient(c *rpcConn) {
 	c.close()
 
 	c.mu.Lock()
@@ -204,7 +204,7 @@ func (e errCloseConnection) Error() string { return string(e) }
 
 // handleRequest checks the handshake and auth gates and runs one command.
 // A returned error closes the connection.
-func (i *AgentIPC) handleRequest(c *ipcClient, command string, seq uint64) error {
+func (i *AgentIPC) handleRequest(c *rpcConn, command string, seq uint64) error {
 	metrics.IncrCounter([]string{"agent", "ipc", "command"}, 1)
 
 	if c.version == 0 && command != handshakeCommand {
@@ -215,7 +215,7 @@ func (i *AgentIPC) handleRequest(c *ipcClient, command string, seq uint64) error
 	}
 
 	// The request body, if any, is deliberately left unread: Serf then
-	// decodes it as the next header (rpc.md §4, the auth quirk).
+	// decodes it as the next header, and clients rely on the outcome.
 	if i.authKey != "" && !c.didAuth && command != authCommand && command != handshakeCommand {
 		i.logger.Printf("[WARN] agent.ipc: Client sending commands before auth")
 		return c.reply(seq, errors.New(errAuthRequiredText), nil)

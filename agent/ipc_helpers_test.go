@@ -16,7 +16,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -30,7 +29,7 @@ import (
 // This file holds the machinery of the RPC server tests: test agents with
 // an RPC server, a raw msgpack RPC client that keeps the exact bytes of
 // every object it reads, a comparator for msgpack trees, and the loader of
-// the recorded transcripts in shared/vectors/rpc.
+// the recorded transcripts in testdata/vectors/rpc.
 
 // ---------------------------------------------------------------------------
 // Test agents
@@ -49,6 +48,11 @@ type testAgentOptions struct {
 	pong bool
 	// eventHandlers is only shown by stats; no script runs.
 	eventHandlers []string
+	// tagsFile is the agent's tags_file.
+	tagsFile string
+	// network, if set, carries the gossip in memory instead of on
+	// loopback sockets (the RPC server still listens on a socket).
+	network *memberlist.MockNetwork
 }
 
 // testNode is a running agent with an RPC server on 127.0.0.1.
@@ -102,6 +106,9 @@ func startTestNode(t testing.TB, o testAgentOptions) *testNode {
 	logs := NewLogWriter(512)
 
 	sc := newTestSerfConfig(o.name, o.port, logs)
+	if o.network != nil {
+		sc.MemberlistConfig.Transport = o.network.NewTransport(o.name)
+	}
 	sc.Tags = o.tags
 	if len(o.keyring) > 0 {
 		kr, err := memberlist.NewKeyring(o.keyring[1:], o.keyring[0])
@@ -114,6 +121,7 @@ func startTestNode(t testing.TB, o testAgentOptions) *testNode {
 	ac.NodeName = o.name
 	ac.RPCAuthKey = o.authKey
 	ac.EventHandlers = o.eventHandlers
+	ac.TagsFile = o.tagsFile
 
 	a, err := Create(ac, sc, logs)
 	if err != nil {
@@ -981,24 +989,6 @@ func compareFrame(want, got *rpcFrame, rules *cmpRules, exactBytes bool) error {
 		return fmt.Errorf("body: %w", err)
 	}
 	return nil
-}
-
-// syncBuffer is a goroutine-safe bytes.Buffer for captured log output.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // portFree reports whether a gossip agent could bind port on 127.0.0.1
