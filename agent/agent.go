@@ -147,19 +147,13 @@ func (a *Agent) eventLoop() {
 }
 
 // Leave leaves the cluster gracefully.
-func (a *Agent) Leave() (err error) {
+// A shutdown may overtake a leave the daemon stopped waiting for; the
+// library then returns an error instead of leaving.
+func (a *Agent) Leave() error {
 	if a.serf == nil {
 		return nil
 	}
 	a.logger.Println("[INFO] agent: requesting graceful leave from Serf")
-	// A shutdown may overtake a leave the daemon stopped waiting for; the
-	// leave then reaches memberlist after its shutdown, and memberlist
-	// panics ("leave after shutdown"). The leave no longer matters then.
-	defer func() {
-		if r := recover(); r != nil {
-			err = fmt.Errorf("leave interrupted by shutdown: %v", r)
-		}
-	}()
 	return a.serf.Leave()
 }
 
@@ -319,7 +313,7 @@ func (a *Agent) UpdateTags(set map[string]string, del []string) error {
 
 // setTagsLocked does SetTags' work; the caller holds tagsLock.
 func (a *Agent) setTagsLocked(tags map[string]string) error {
-	if err := checkTagsSize(tags, a.serfConf.ProtocolVersion); err != nil {
+	if err := serf.ValidateTags(tags, a.serfConf.ProtocolVersion); err != nil {
 		return err
 	}
 	if a.agentConf.TagsFile != "" {

@@ -4,10 +4,10 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/serfclone/serf/internal/flagvalues"
 	"io"
 	"net"
 	"os"
-	"strings"
 	"time"
 )
 
@@ -24,21 +24,6 @@ func (e *FlagError) Error() string { return e.Err.Error() }
 
 // Unwrap returns the flag package's error.
 func (e *FlagError) Unwrap() error { return e.Err }
-
-// stringList is a repeatable string flag that appends in order.
-type stringList []string
-
-func (s *stringList) String() string {
-	if s == nil {
-		return ""
-	}
-	return strings.Join(*s, ",")
-}
-
-func (s *stringList) Set(v string) error {
-	*s = append(*s, v)
-	return nil
-}
 
 // ParseFlags parses the arguments of `serf agent` with Go flag rules and
 // returns the command-line configuration layer and the -config-file /
@@ -65,11 +50,11 @@ func parseFlags(args []string, errOut io.Writer, visit func(*flag.Flag)) (*Confi
 	}
 	var (
 		cmd                Config
-		configPaths        stringList
-		tags               stringList
-		startJoin          stringList
-		retryJoin          stringList
-		eventHandlers      stringList
+		configPaths        flagvalues.StringList
+		tags               flagvalues.StringList
+		startJoin          flagvalues.StringList
+		retryJoin          flagvalues.StringList
+		eventHandlers      flagvalues.StringList
 		retryInterval      string
 		broadcastTimeout   string
 		handlerTimeout     string
@@ -159,17 +144,7 @@ func parseFlags(args []string, errOut io.Writer, visit func(*flag.Flag)) (*Confi
 // ParseTags parses "key=value" tag arguments, split at the first "=". The
 // key must be non-empty; the value may be empty or contain "=". Later
 // repeats of a key win. The error reads "Invalid tag: '<arg>'".
-func ParseTags(args []string) (map[string]string, error) {
-	tags := make(map[string]string, len(args))
-	for _, arg := range args {
-		key, value, ok := strings.Cut(arg, "=")
-		if !ok || key == "" {
-			return nil, fmt.Errorf("Invalid tag: '%s'", arg)
-		}
-		tags[key] = value
-	}
-	return tags, nil
-}
+func ParseTags(args []string) (map[string]string, error) { return flagvalues.ParseTags(args) }
 
 // BuildConfig builds the agent configuration from the `serf agent`
 // arguments: defaults ← config files and directories (in order) ← command

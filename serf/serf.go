@@ -214,10 +214,8 @@ func newSerf(conf *Config) (*Serf, error) {
 		shutdownCh:    make(chan struct{}),
 		state:         SerfAlive,
 	}
-	if meta, err := encodeTags(s.tags, conf.ProtocolVersion); err != nil {
+	if err := ValidateTags(s.tags, conf.ProtocolVersion); err != nil {
 		return nil, err
-	} else if len(meta) > MetaMaxSize {
-		return nil, fmt.Errorf("Encoded length of tags exceeds limit of %d bytes", MetaMaxSize)
 	}
 	s.clock.Increment()
 	s.eventClock.Increment()
@@ -415,12 +413,8 @@ func (s *Serf) NumMembers() int { return int(s.numMembers.Load()) }
 
 // SetTags replaces the local tags and gossips them with a new incarnation.
 func (s *Serf) SetTags(tags map[string]string) error {
-	meta, err := encodeTags(tags, s.config.ProtocolVersion)
-	if err != nil {
+	if err := ValidateTags(tags, s.config.ProtocolVersion); err != nil {
 		return err
-	}
-	if len(meta) > MetaMaxSize {
-		return fmt.Errorf("Encoded length of tags exceeds limit of %d bytes", MetaMaxSize)
 	}
 	s.tagsLock.Lock()
 	s.tags = copyTags(tags)

@@ -1,6 +1,6 @@
 //go:build windows
 
-package agent
+package atomicfile
 
 // syncDir does nothing on Windows, where a directory cannot be opened for
 // syncing; NTFS journals the rename itself.

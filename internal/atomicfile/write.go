@@ -1,4 +1,7 @@
-package agent
+// Package atomicfile replaces files so that a crash never leaves one
+// truncated or half written. The agent's tags file, the keyring file and
+// the snapshot compaction use it.
+package atomicfile
 
 import (
 	"fmt"
@@ -6,13 +9,13 @@ import (
 	"path/filepath"
 )
 
-// writeFileAtomic replaces path with data so that a crash or a failed
+// Write replaces path with data so that a crash or a failed
 // write never leaves a truncated or half-written file: the data goes to a
 // temporary file in the same directory, which is synced, renamed over path,
 // and the directory synced so the rename itself is durable. A new file gets
 // mode perm; an existing one keeps its mode. On error the old file, if
 // any, is left as it was.
-func writeFileAtomic(path string, data []byte, perm os.FileMode) (err error) {
+func Write(path string, data []byte, perm os.FileMode) (err error) {
 	if info, statErr := os.Stat(path); statErr == nil {
 		perm = info.Mode().Perm()
 	}
