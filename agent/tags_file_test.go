@@ -34,4 +34,3 @@ func TestSetTagsRefusedLeavesTagsFile(t *testing.T) {
 		t.Errorf("tags file no longer loads: %v", err)
 	}
 }
-
