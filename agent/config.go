@@ -101,6 +101,9 @@ type Config struct {
 	StartJoin []string `config:"start_join"`
 	// EventHandlers are handler specs (see ParseEventHandlers).
 	EventHandlers []string `config:"event_handlers"`
+	// Scripts are EventHandlers parsed, filled in by BuildConfig so the
+	// specs are parsed once, where they are validated. Not a config key.
+	Scripts []EventScript
 	// Profile is the memberlist timing profile: lan, wan or local.
 	Profile string `config:"profile"`
 	// SnapshotPath is the snapshot file; empty means no snapshot.

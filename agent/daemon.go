@@ -141,8 +141,7 @@ func (d *Daemon) start() (code int, ok bool) {
 	a.StartClusterGauges()
 
 	// BuildConfig has parsed the handler specs already.
-	scripts, _ := ParseEventHandlers(conf.EventHandlers)
-	d.scripts = NewScriptEventHandler(conf.HandlerConfig(a.Serf().LocalMember, scripts, a.Logger()))
+	d.scripts = NewScriptEventHandler(conf.HandlerConfig(a.Serf().LocalMember, conf.Scripts, a.Logger()))
 	a.RegisterEventHandler(d.scripts)
 
 	if conf.Discover != "" {

@@ -120,13 +120,8 @@ func (d *Daemon) reloadConfig() {
 		}
 	}
 
-	scripts, err := ParseEventHandlers(conf.EventHandlers)
-	if err != nil {
-		d.ui.Error(err.Error())
-		d.ui.Error("Failed to reload configs")
-		return
-	}
-	d.scripts.UpdateScripts(scripts)
+	// BuildConfig has parsed and checked the handler specs.
+	d.scripts.UpdateScripts(conf.Scripts)
 
 	// A changed retry_join list takes effect, and a retry loop starts if
 	// one is now configured and none runs.

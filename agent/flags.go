@@ -183,9 +183,11 @@ func buildConfig(args []string, errOut io.Writer,
 		config.NodeName = name
 	}
 
-	if _, err := ParseEventHandlers(config.EventHandlers); err != nil {
+	scripts, err := ParseEventHandlers(config.EventHandlers)
+	if err != nil {
 		return nil, nil, err
 	}
+	config.Scripts = scripts
 
 	if config.Interface != "" {
 		if _, err := interfaceByName(config.Interface); err != nil {

@@ -260,15 +260,13 @@ func (i *AgentIPC) handleStats(c *rpcConn, seq uint64) error {
 
 // statsEventHandlers is the "event_handlers" stats section: one entry per
 // handler filter, "<event>:<name>" -> script; a later handler with the
-// same filter wins. The specs are parsed as the runner's are; an invalid
-// list (which a started agent cannot have) shows no handlers.
+// same filter wins.
 func statsEventHandlers(conf *Config) map[string]string {
 	out := map[string]string{}
 	if conf == nil {
 		return out
 	}
-	scripts, _ := ParseEventHandlers(conf.EventHandlers)
-	for _, s := range scripts {
+	for _, s := range conf.Scripts {
 		out[s.StatsKey()] = s.Script
 	}
 	return out

@@ -121,6 +121,11 @@ func startTestNode(t testing.TB, o testAgentOptions) *testNode {
 	ac.NodeName = o.name
 	ac.RPCAuthKey = o.authKey
 	ac.EventHandlers = o.eventHandlers
+	scripts, err := ParseEventHandlers(o.eventHandlers)
+	if err != nil {
+		t.Fatalf("handlers of %s: %v", o.name, err)
+	}
+	ac.Scripts = scripts
 	ac.TagsFile = o.tagsFile
 
 	a, err := Create(ac, sc, logs)
