@@ -9,7 +9,7 @@ import (
 	"time"
 )
 
-// MaxRTT is the largest RTT sample Update accepts (spec §10.2). A longer
+// MaxRTT is the largest RTT sample Update accepts. A longer
 // "round trip" is a stalled probe, not a network property, and would fling
 // the coordinate far away.
 const MaxRTT = 10 * time.Second
@@ -125,7 +125,7 @@ func (c *Client) DistanceTo(other *Coordinate) time.Duration {
 }
 
 // Update feeds one RTT sample measured to node, whose coordinate is other,
-// and returns a copy of the new local coordinate (spec §8.4).
+// and returns a copy of the new local coordinate.
 //
 // It rejects a peer coordinate of another dimensionality (ErrIncompatible),
 // one holding NaN/Inf (ErrInvalid), and an rtt outside [0, MaxRTT]; on
@@ -154,9 +154,9 @@ func (c *Client) Update(node string, other *Coordinate, rtt time.Duration) (*Coo
 }
 
 // reset puts the client back at the initial coordinate after an update
-// produced NaN/Inf (spec §8.4 step 5) and counts it.
+// produced NaN/Inf and counts it.
 //
-// The spec resets only the coordinate. We also empty the adjustment ring:
+// Serf resets only the coordinate. We also empty the adjustment ring:
 // its samples were measured against the discarded coordinate, and the
 // sample that caused the overflow is usually -Inf itself, which would turn
 // every following Adjustment into -Inf and force a reset on each of the next
@@ -186,7 +186,7 @@ func (c *Client) checkCoordinate(other *Coordinate) error {
 
 // latencyFilter records rttSeconds for node and returns the median of its
 // last LatencyFilterSize samples (for an even count, the upper middle one),
-// which discards one-off spikes (spec §8.4 step 1). The caller holds mu.
+// which discards one-off spikes. The caller holds mu.
 func (c *Client) latencyFilter(node string, rttSeconds float64) float64 {
 	samples := append(c.latencyFilterSamples[node], rttSeconds)
 	if extra := len(samples) - int(c.config.LatencyFilterSize); extra > 0 {
@@ -203,7 +203,7 @@ func (c *Client) latencyFilter(node string, rttSeconds float64) float64 {
 
 // updateVivaldi moves the local coordinate so that its distance to other
 // gets closer to rttSeconds, by a step weighted by how confident we are
-// compared with the peer (spec §8.4 step 2). The caller holds mu.
+// compared with the peer. The caller holds mu.
 func (c *Client) updateVivaldi(other *Coordinate, rttSeconds float64) {
 	dist := c.coord.distanceSeconds(other)
 	rttSeconds = max(rttSeconds, zeroThreshold)
@@ -223,7 +223,7 @@ func (c *Client) updateVivaldi(other *Coordinate, rttSeconds float64) {
 // updateAdjustment records the residual the Euclidean model left for this
 // sample and sets Adjustment to the window sum over twice the window size,
 // i.e. half the mean residual, since each side of a pair carries its own
-// adjustment (spec §8.4 step 3). The caller holds mu.
+// adjustment. The caller holds mu.
 func (c *Client) updateAdjustment(other *Coordinate, rttSeconds float64) {
 	window := c.config.AdjustmentWindowSize
 	c.adjustmentSamples[c.adjustmentIndex] = rttSeconds - c.coord.rawDistanceTo(other)
@@ -238,7 +238,7 @@ func (c *Client) updateAdjustment(other *Coordinate, rttSeconds float64) {
 
 // updateGravity pulls the coordinate towards the origin with a force that
 // grows with the square of the distance, so a cluster cannot drift away as a
-// whole (spec §8.4 step 4). The caller holds mu.
+// whole. The caller holds mu.
 func (c *Client) updateGravity() {
 	dist := c.origin.distanceSeconds(c.coord)
 	force := -1.0 * (dist / c.config.GravityRho) * (dist / c.config.GravityRho)

@@ -62,7 +62,8 @@ func TestNewClientCopiesConfig(t *testing.T) {
 	}
 }
 
-// oneStep is an independent, scalar transcription of §8.4 for a fresh
+// oneStep is an independent, scalar transcription of Serf's Vivaldi
+// update for a fresh
 // client at the origin and a peer on the positive first axis (at p > 1e-6),
 // so every movement happens along that axis. It returns the expected
 // coordinate after one Update with rtt seconds.
@@ -176,7 +177,7 @@ func TestClientFirstUpdateFromOrigin(t *testing.T) {
 		t.Fatalf("Update: %v", err)
 	}
 
-	// §8.4 by hand. d = 0 + 1e-5 + 1e-5; weight = 1.5/3 = 0.5.
+	// The update worked by hand. d = 0 + 1e-5 + 1e-5; weight = 1.5/3 = 0.5.
 	d := 2e-5
 	wantErr := 0.25*0.5*(math.Abs(d-rtt)/rtt) + 1.5*(1-0.25*0.5) // 1.43725
 	f := 0.25 * 0.5 * (rtt - d)                                  // 0.0012475

@@ -1,5 +1,5 @@
 // Package coordinate estimates round-trip times between nodes with Vivaldi
-// network coordinates, the way Serf 0.10 does (gossip spec §8).
+// network coordinates, the way Serf 0.10 does.
 //
 // Every node owns a Client. Each successful direct probe feeds the client one
 // RTT sample together with the peer's coordinate (carried in the probe ack,
@@ -55,7 +55,7 @@ type Config struct {
 	GravityRho float64
 }
 
-// DefaultConfig returns Serf 0.10's values (spec §8.1). They are the ones
+// DefaultConfig returns Serf 0.10's values. They are the ones
 // peers assume, so change them only for tests or experiments.
 func DefaultConfig() *Config {
 	return &Config{

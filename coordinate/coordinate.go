@@ -25,7 +25,7 @@ var (
 // height for the non-Euclidean access-link part of the latency. All distances
 // are in seconds.
 //
-// The field names are also the msgpack keys on the wire (spec §8.2), so they
+// The field names are also the msgpack keys on the wire, so they
 // must not be renamed, and the struct needs no tags.
 type Coordinate struct {
 	// Vec is the Euclidean position, in seconds.
@@ -101,7 +101,7 @@ func (c *Coordinate) IsCompatibleWith(other *Coordinate) bool {
 	return len(c.Vec) == len(other.Vec)
 }
 
-// DistanceTo estimates the RTT between the two coordinates (spec §8.6).
+// DistanceTo estimates the RTT between the two coordinates.
 //
 // Serf panics when the dimensions differ. Coordinates arrive from peers, so
 // this method never panics: it returns 0 if either coordinate is nil or the
@@ -127,7 +127,7 @@ func (c *Coordinate) CheckedDistanceTo(other *Coordinate) (time.Duration, error)
 	return secondsToDuration(c.distanceSeconds(other)), nil
 }
 
-// distanceSeconds is the §8.6 estimate in seconds: the raw distance plus both
+// distanceSeconds is the DistanceTo estimate in seconds: the raw distance plus both
 // adjustments, unless that sum is not positive, in which case the raw
 // distance is used (adjustments are only corrections and must not produce a
 // nonsensical negative RTT). The caller guarantees compatibility.
@@ -148,7 +148,7 @@ func (c *Coordinate) rawDistanceTo(other *Coordinate) float64 {
 
 // applyForce returns a copy of c moved by force seconds along the direction
 // from other to c (a positive force pushes away from other, a negative one
-// pulls towards it), with the height scaled along (spec §8.4, "Apply force").
+// pulls towards it), with the height scaled along.
 // When the two positions coincide there is no direction, so a random one
 // from rng is used and the height is left alone. The caller guarantees
 // compatibility.

@@ -101,7 +101,7 @@ func TestIsCompatibleWith(t *testing.T) {
 	}
 }
 
-// TestDistanceTo checks §8.6 by hand: a 3-4-5 triangle plus heights, with
+// TestDistanceTo checks the distance estimate by hand: a 3-4-5 triangle plus heights, with
 // and without adjustments, and the fallback to the raw distance when the
 // adjustments would make the estimate non-positive.
 func TestDistanceTo(t *testing.T) {
@@ -210,7 +210,8 @@ func TestSecondsToDurationSaturates(t *testing.T) {
 	}
 }
 
-// TestApplyForce checks the "apply force" rule of §8.4: movement along the
+// TestApplyForce checks the "apply force" rule of the Vivaldi
+// update: movement along the
 // unit vector, the height rule, the HeightMin floor and the random direction
 // when the points coincide.
 func TestApplyForce(t *testing.T) {

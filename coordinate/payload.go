@@ -7,7 +7,7 @@ import (
 	"github.com/hashicorp/go-msgpack/v2/codec"
 )
 
-// PingVersion is the first byte of every ping ack payload (spec §8.3). Serf
+// PingVersion is the first byte of every ping ack payload. Serf
 // peers ignore payloads that start with anything else.
 const PingVersion = 1
 
@@ -18,7 +18,7 @@ const PingVersion = 1
 const MaxPayloadDimensionality = 64
 
 // encodeHandle is the handle Serf uses for the ping payload: a zero
-// MsgpackHandle with TimeNotBuiltin set (spec §2.2). Changing it changes the
+// MsgpackHandle with TimeNotBuiltin set. Changing it changes the
 // bytes on the wire.
 //
 // decodeHandle reads the same format but limits how many elements the decoder
@@ -48,8 +48,7 @@ func newPingHandle(maxInitLen int) *codec.MsgpackHandle {
 func EncodePingPayload(c *Coordinate) ([]byte, error) {
 	if c == nil {
 		// Serf would send a msgpack nil here, which peers decode as an empty
-		// coordinate and then reject; sending nothing is clearer (spec
-		// pitfall 31).
+		// coordinate and then reject; sending nothing is clearer.
 		return nil, errors.New("encode ping payload: coordinate is nil")
 	}
 	// 1 version byte, a fixmap header, 4 keys (31 bytes), 3 floats (27

@@ -13,8 +13,8 @@ import (
 	"github.com/hashicorp/go-msgpack/v2/codec"
 )
 
-// The vectors in testdata/ are copies of shared/vectors/gossip/*.json,
-// captured from real Serf 0.10 agents.
+// The vectors in testdata/ are coordinate payloads captured from real
+// Serf 0.10 agents.
 
 type vectorCoordinate struct {
 	Adjustment float64
@@ -146,7 +146,7 @@ func TestEncodePingPayloadVectors(t *testing.T) {
 			if !bytes.Equal(got, v.payload) {
 				t.Fatalf("encoded\n%x\nwant\n%x", got, v.payload)
 			}
-			if len(got) != 130 { // observed length, spec §8.3
+			if len(got) != 130 { // the length Serf 0.10 sends for 8 dimensions
 				t.Fatalf("payload is %d bytes, want 130", len(got))
 			}
 		})

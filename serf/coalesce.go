@@ -18,9 +18,10 @@ type coalescer interface {
 	// Coalesce adds a handled event to the current window.
 	Coalesce(e Event)
 
-	// Flush sends the merged events of the window to outCh and starts an
-	// empty window.
-	Flush(outCh chan<- Event)
+	// Flush returns the merged events of the window, in delivery order,
+	// and starts an empty window. It never blocks: the loop does the
+	// sending, so it can give up at shutdown.
+	Flush() []Event
 }
 
 // windowTimerFunc starts a one-shot timer of d and returns its channel and
@@ -34,20 +35,12 @@ func realWindowTimer(d time.Duration) (<-chan time.Time, func() bool) {
 	return t.C, t.Stop
 }
 
-// coalescedEventCh puts a coalescer in front of outCh. It returns the
-// channel to send events to (buffered, 1024 deep) and starts one goroutine
-// that runs until shutdownCh is closed.
+// coalesceLoop is one coalescing stage of the event pipeline: events go
+// in on a buffered channel (1024 deep) and out to the next stage.
 //
 // Events c does not Handle are passed on at once. A window opens at the
 // first handled event and is flushed when cPeriod has passed since it
 // opened, or qPeriod since the last handled event, whichever comes first.
-func coalescedEventCh(outCh chan<- Event, shutdownCh <-chan struct{},
-	cPeriod, qPeriod time.Duration, c coalescer) chan<- Event {
-	loop := startCoalesceLoop(outCh, shutdownCh, cPeriod, qPeriod, c, realWindowTimer)
-	return loop.in
-}
-
-// coalesceLoop is the state of one coalescing goroutine.
 type coalesceLoop struct {
 	in         chan Event
 	out        chan<- Event
@@ -57,15 +50,16 @@ type coalesceLoop struct {
 	c          coalescer
 	newTimer   windowTimerFunc
 
-	// done is closed when the goroutine has returned.
+	// done is closed when run has returned.
 	done chan struct{}
 }
 
-// startCoalesceLoop starts the goroutine behind coalescedEventCh with an
-// injectable timer source.
-func startCoalesceLoop(outCh chan<- Event, shutdownCh <-chan struct{},
+// newCoalesceLoop builds a coalescing stage in front of outCh. The caller
+// runs its run method on a goroutine it owns; run returns once shutdownCh
+// is closed.
+func newCoalesceLoop(outCh chan<- Event, shutdownCh <-chan struct{},
 	cPeriod, qPeriod time.Duration, c coalescer, newTimer windowTimerFunc) *coalesceLoop {
-	l := &coalesceLoop{
+	return &coalesceLoop{
 		in:         make(chan Event, coalescerInputSize),
 		out:        outCh,
 		shutdownCh: shutdownCh,
@@ -75,8 +69,6 @@ func startCoalesceLoop(outCh chan<- Event, shutdownCh <-chan struct{},
 		newTimer:   newTimer,
 		done:       make(chan struct{}),
 	}
-	go l.run()
-	return l
 }
 
 func (l *coalesceLoop) run() {
@@ -146,22 +138,14 @@ func (l *coalesceLoop) send(e Event) bool {
 	}
 }
 
-// flush empties the coalescer into outCh. Flush itself sends with plain
-// blocking sends, so it runs in a helper goroutine that feeds this one; if
-// shutdown begins while the consumer is stalled, the rest of the window is
-// discarded and the helper is drained so that it always ends. It reports
-// whether the loop should keep running.
+// flush sends the window's merged events on, giving up (and dropping the
+// rest of the window) if shutdown begins first. It reports whether the
+// loop should keep running.
 func (l *coalesceLoop) flush() bool {
-	flushed := make(chan Event)
-	go func() {
-		defer close(flushed)
-		l.c.Flush(flushed)
-	}()
-	running := true
-	for e := range flushed {
-		if running && !l.send(e) {
-			running = false // keep draining so the helper returns
+	for _, e := range l.c.Flush() {
+		if !l.send(e) {
+			return false
 		}
 	}
-	return running
+	return true
 }

@@ -81,9 +81,9 @@ func (c *memberEventCoalescer) Coalesce(e Event) {
 }
 
 // Flush implements coalescer.
-func (c *memberEventCoalescer) Flush(outCh chan<- Event) {
+func (c *memberEventCoalescer) Flush() []Event {
 	if len(c.order) == 0 {
-		return
+		return nil
 	}
 	if c.lastFlushed == nil {
 		c.lastFlushed = make(map[string]EventType)
@@ -99,14 +99,14 @@ func (c *memberEventCoalescer) Flush(outCh chan<- Event) {
 		grouped[cm.typ] = append(grouped[cm.typ], cm.member)
 	}
 
-	// Start the next window before sending, so the state is consistent
-	// whatever the consumer does.
 	c.latest = nil
 	c.order = nil
 
+	var out []Event
 	for _, typ := range memberEventTypesInFlushOrder {
 		if members := grouped[typ]; len(members) > 0 {
-			outCh <- MemberEvent{Type: typ, Members: members}
+			out = append(out, MemberEvent{Type: typ, Members: members})
 		}
 	}
+	return out
 }

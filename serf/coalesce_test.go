@@ -28,16 +28,16 @@ func coalesceUserEv(name string, ltime LamportTime, payload string, cc bool) Use
 	return UserEvent{LTime: ltime, Name: name, Payload: []byte(payload), Coalesce: cc}
 }
 
-// coalesceFlushAll runs one Flush into a buffered channel and returns what it sent.
-func coalesceFlushAll(c coalescer) []Event {
-	ch := make(chan Event, 64)
-	c.Flush(ch)
-	close(ch)
-	var out []Event
-	for e := range ch {
-		out = append(out, e)
-	}
-	return out
+// coalesceFlushAll runs one Flush and returns what it emits.
+func coalesceFlushAll(c coalescer) []Event { return c.Flush() }
+
+// startCoalesceLoop starts a coalescing stage on a goroutine the test
+// owns; the stage's done channel tells when it has stopped.
+func startCoalesceLoop(outCh chan<- Event, shutdownCh <-chan struct{},
+	cPeriod, qPeriod time.Duration, c coalescer, newTimer windowTimerFunc) *coalesceLoop {
+	l := newCoalesceLoop(outCh, shutdownCh, cPeriod, qPeriod, c, newTimer)
+	go l.run()
+	return l
 }
 
 // coalesceDescribe renders events compactly for failure messages.
@@ -497,8 +497,9 @@ func TestCoalescedEventChRealTimers(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			out := make(chan Event, 16)
 			shutdown := make(chan struct{})
-			defer close(shutdown)
-			in := coalescedEventCh(out, shutdown, tc.cPeriod, tc.qPeriod, newMemberEventCoalescer())
+			l := startCoalesceLoop(out, shutdown, tc.cPeriod, tc.qPeriod, newMemberEventCoalescer(), realWindowTimer)
+			defer func() { close(shutdown); <-l.done }()
+			in := l.in
 			if cap(in) != coalescerInputSize {
 				t.Fatalf("input channel depth %d, want %d", cap(in), coalescerInputSize)
 			}

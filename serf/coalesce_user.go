@@ -56,12 +56,14 @@ func (c *userEventCoalescer) Coalesce(e Event) {
 }
 
 // Flush implements coalescer.
-func (c *userEventCoalescer) Flush(outCh chan<- Event) {
+func (c *userEventCoalescer) Flush() []Event {
 	latest, order := c.latest, c.order
 	c.latest, c.order = nil, nil
+	var out []Event
 	for _, name := range order {
 		for _, ue := range latest[name].events {
-			outCh <- ue
+			out = append(out, ue)
 		}
 	}
+	return out
 }

@@ -42,7 +42,21 @@ type Config struct {
 
 	// EventCh receives membership, user and query events. Serf never
 	// closes it; a nil channel discards events.
+	//
+	// Read it promptly, from a goroutine that does nothing else for long:
+	// Serf hands each event over with a wait of at most
+	// EventDeliveryTimeout. An event the reader has not taken by then is
+	// dropped, counted in the serf.events.dropped metric and reported by
+	// a [WARN] log line (at most one per eventDropLogInterval); while the
+	// reader stays stalled, later events are dropped without waiting,
+	// until it takes one again. A buffered channel absorbs bursts. Serf
+	// never blocks gossip on a slow reader.
 	EventCh chan<- Event
+
+	// EventDeliveryTimeout is how long Serf waits for the EventCh reader
+	// to take an event before dropping it. Zero drops at once whenever
+	// the channel is full.
+	EventDeliveryTimeout time.Duration
 
 	// ProtocolVersion is the Serf protocol to speak, in [2, 5].
 	ProtocolVersion uint8
@@ -190,5 +204,6 @@ func DefaultConfig() *Config {
 		DisableCoordinates:           false,
 		ValidateNodeNames:            false,
 		UserEventSizeLimit:           512,
+		EventDeliveryTimeout:         defaultEventDeliveryTimeout,
 	}
 }

@@ -58,11 +58,9 @@ func (s *Serf) resolveNodeConflict() {
 		return
 	}
 	s.logger.Printf("[WARN] serf: minority in name conflict resolution, quiting [%d / %d]", matching, responses)
-	// Shutdown waits for Serf's goroutines, this one included, so it
-	// must run on a goroutine of its own.
-	go func() {
-		if err := s.Shutdown(); err != nil {
-			s.logger.Printf("[ERR] serf: Failed to shutdown: %v", err)
-		}
-	}()
+	// Only begin the shutdown: Shutdown waits for Serf's goroutines, this
+	// one included. The program sees ShutdownCh close and calls Shutdown.
+	if err := s.stop(); err != nil {
+		s.logger.Printf("[ERR] serf: Failed to shutdown: %v", err)
+	}
 }

@@ -37,7 +37,7 @@ func fuzzSeeds() (payloads, metas [][]byte) {
 	return payloads, metas
 }
 
-// fuzzSpecPayloads are the gossip.md §2.8 examples plus hostile shapes, so
+// fuzzSpecPayloads are hand-built messages of each kind plus hostile shapes, so
 // the targets have seeds even without the vector files.
 var fuzzSpecPayloads = []string{
 	"01 82 a5 4c54696d65 07 a4 4e6f6465 a2 6e31",

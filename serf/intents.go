@@ -45,6 +45,3 @@ func (b *intentBuffer) reap(now time.Time, timeout time.Duration) {
 		}
 	}
 }
-
-// len returns the number of buffered intents.
-func (b *intentBuffer) len() int { return len(b.intents) }

@@ -179,7 +179,9 @@ func (s *Serf) answerListKeys(q *Query) {
 	resp.Result = true
 
 	total := len(resp.Keys)
-	if maxKeys := s.config.QueryResponseSizeLimit / minEncodedKeyLength; len(resp.Keys) > maxKeys {
+	// The limit is checked to be non-negative at Create; the clamp keeps
+	// a slice bound from ever going negative all the same.
+	if maxKeys := max(s.config.QueryResponseSizeLimit/minEncodedKeyLength, 0); len(resp.Keys) > maxKeys {
 		resp.Keys = resp.Keys[:maxKeys]
 	}
 	for {
@@ -198,7 +200,12 @@ func (s *Serf) answerListKeys(q *Query) {
 			s.logger.Printf("[ERR] serf: Failed to encode key response: %v", err)
 			return
 		}
-		if len(wire) <= s.config.QueryResponseSizeLimit || len(resp.Keys) == 0 {
+		if len(wire) > s.config.QueryResponseSizeLimit && len(resp.Keys) == 0 {
+			s.logger.Printf("[ERR] serf: list-keys response does not fit QueryResponseSizeLimit (%d bytes) even without keys",
+				s.config.QueryResponseSizeLimit)
+			return
+		}
+		if len(wire) <= s.config.QueryResponseSizeLimit {
 			if err := q.Respond(buf); err != nil {
 				s.logger.Printf("[ERR] serf: %v", err)
 			}

@@ -181,7 +181,9 @@ func (s *Serf) handleNodeLeaveIntent(msg *messageLeave) bool {
 
 // handlePrune erases a force-left member. A member still leaving gets the
 // time to finish its leave first; unlike Serf 0.10 the wait happens off
-// the member lock, so membership keeps moving meanwhile.
+// the member lock, so membership keeps moving meanwhile. When the wait is
+// over only a member that is still leaving or left is erased: one that
+// came back alive meanwhile is a live member again and is kept.
 // Called with the member lock held.
 func (s *Serf) handlePrune(ms *memberState) {
 	if ms.Status == StatusLeaving {
@@ -195,7 +197,11 @@ func (s *Serf) handlePrune(ms *memberState) {
 			}
 			s.memberLock.Lock()
 			defer s.memberLock.Unlock()
-			if cur, ok := s.members[ms.Name]; ok && cur == ms {
+			cur, ok := s.members[ms.Name]
+			if !ok || cur != ms {
+				return // erased, or replaced by a newer record
+			}
+			if ms.Status == StatusLeaving || ms.Status == StatusLeft {
 				s.eraseNode(ms)
 			}
 		})
@@ -278,23 +284,65 @@ func (s *Serf) reapLoop() {
 
 // reapOnce runs one pass of the reaper at the given time.
 func (s *Serf) reapOnce(now time.Time) {
+	failedLimits, leftLimits := s.reapOverrides()
 	s.memberLock.Lock()
 	defer s.memberLock.Unlock()
-	s.failedMembers = s.reap(s.failedMembers, now, s.config.ReconnectTimeout)
-	s.leftMembers = s.reap(s.leftMembers, now, s.config.TombstoneTimeout)
+	s.failedMembers = s.reap(s.failedMembers, now, s.config.ReconnectTimeout, failedLimits)
+	s.leftMembers = s.reap(s.leftMembers, now, s.config.TombstoneTimeout, leftLimits)
 	s.recentIntents.reap(now, s.config.RecentIntentTimeout)
 }
 
-// reap erases the members of list that have been gone longer than timeout
-// and returns the rest.
-func (s *Serf) reap(list []*memberState, now time.Time, timeout time.Duration) []*memberState {
+// reapOverrides asks the program's ReconnectTimeoutOverride, if any, for
+// the timeout of each failed and left member. It is the program's code,
+// so it is called off the member lock, on copies of the members.
+func (s *Serf) reapOverrides() (failed, left map[*memberState]time.Duration) {
+	override := s.config.ReconnectTimeoutOverride
+	if override == nil {
+		return nil, nil
+	}
+	type candidate struct {
+		ms  *memberState
+		pub Member
+	}
+	s.memberLock.RLock()
+	fc := make([]candidate, 0, len(s.failedMembers))
+	for _, m := range s.failedMembers {
+		fc = append(fc, candidate{m, m.clone()})
+	}
+	lc := make([]candidate, 0, len(s.leftMembers))
+	for _, m := range s.leftMembers {
+		lc = append(lc, candidate{m, m.clone()})
+	}
+	s.memberLock.RUnlock()
+
+	failed = make(map[*memberState]time.Duration, len(fc))
+	for _, c := range fc {
+		failed[c.ms] = override.ReconnectTimeout(&c.pub, s.config.ReconnectTimeout)
+	}
+	left = make(map[*memberState]time.Duration, len(lc))
+	for _, c := range lc {
+		left[c.ms] = override.ReconnectTimeout(&c.pub, s.config.TombstoneTimeout)
+	}
+	return failed, left
+}
+
+// reap erases the members of list that have been gone longer than their
+// timeout and returns the rest. With an override, limits holds each
+// member's timeout; a member missing from it joined the list after the
+// override was asked and waits for the next pass.
+func (s *Serf) reap(list []*memberState, now time.Time, timeout time.Duration,
+	limits map[*memberState]time.Duration) []*memberState {
 	kept := list[:0]
 	var expired []*memberState
 	for _, m := range list {
 		limit := timeout
-		if s.config.ReconnectTimeoutOverride != nil {
-			pub := m.Member
-			limit = s.config.ReconnectTimeoutOverride.ReconnectTimeout(&pub, timeout)
+		if limits != nil {
+			l, ok := limits[m]
+			if !ok {
+				kept = append(kept, m)
+				continue
+			}
+			limit = l
 		}
 		if now.Sub(m.leaveTime) <= limit {
 			kept = append(kept, m)
@@ -350,7 +398,7 @@ func (s *Serf) reconnectOnce() {
 	s.memberLock.RUnlock()
 
 	s.logger.Printf("[INFO] serf: attempting reconnect to %v %s", name, addr)
-	_, _ = s.memberlist.Join([]string{name + "/" + addr})
+	_, _ = s.joinUnlessShutdown([]string{name + "/" + addr})
 }
 
 // randPerm returns a random permutation of [0, n).

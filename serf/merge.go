@@ -55,9 +55,13 @@ func (m *mergeDelegate) nodeToMember(n *memberlist.Node) (*Member, error) {
 	if len(n.Meta) > memberlist.MetaMaxSize {
 		return nil, fmt.Errorf("Encoded length of tags exceeds limit of %d bytes", memberlist.MetaMaxSize)
 	}
+	// Tags that do not decode are no reason to refuse a peer: memberlist
+	// does not check them, and the member would be admitted by the next
+	// alive message anyway. The hook gets what decodes.
 	tags, err := decodeTags(n.Meta)
 	if err != nil {
-		return nil, err
+		m.serf.logger.Printf("[WARN] serf: Passing %s to the merge delegate with the tags that decode: %v", n.Name, err)
+		m.serf.mx.incr(metricMalformed, 1)
 	}
 	return &Member{
 		Name: n.Name, Addr: net.IP(n.Addr), Port: n.Port, Tags: tags, Status: status,

@@ -127,8 +127,8 @@ func TestMessageRoundTrip(t *testing.T) {
 	}
 }
 
-// TestMessageFieldOrder pins the wire keys of every struct to gossip.md
-// §2.4: all fields, named as in Serf, in ascending byte order.
+// TestMessageFieldOrder pins the wire keys of every struct: all fields,
+// named as in Serf, in ascending byte order.
 func TestMessageFieldOrder(t *testing.T) {
 	tests := []struct {
 		msg  interface{}
@@ -294,7 +294,7 @@ func TestMessageIntegerForms(t *testing.T) {
 	})
 }
 
-// TestMessageDecodeLenient checks the decoding rules of gossip.md §2.2:
+// TestMessageDecodeLenient checks that decoding is lenient, as in Serf:
 // unknown keys are skipped, missing keys stay zero, nil gives the zero
 // struct, and the new-spec str8 and bin forms are accepted.
 func TestMessageDecodeLenient(t *testing.T) {
@@ -604,7 +604,7 @@ func TestMessageQueryFlags(t *testing.T) {
 }
 
 func TestMessageTypeCodes(t *testing.T) {
-	// The codes are the wire values of gossip.md §2.3.
+	// The codes are the type bytes on the wire, Serf's values.
 	tests := []struct {
 		typ  messageType
 		code uint8

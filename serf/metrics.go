@@ -1,8 +1,6 @@
 package serf
 
 import (
-	"time"
-
 	"github.com/hashicorp/go-metrics"
 )
 
@@ -31,12 +29,4 @@ func (m metricsEmitter) sample(key []string, v float32) {
 		return
 	}
 	metrics.AddSampleWithLabels(key, v, m.labels)
-}
-
-func (m metricsEmitter) measureSince(key []string, start time.Time) {
-	if m.sink != nil {
-		m.sink.MeasureSinceWithLabels(key, start, m.labels)
-		return
-	}
-	metrics.MeasureSinceWithLabels(key, start, m.labels)
 }

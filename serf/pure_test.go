@@ -149,3 +149,6 @@ func TestShouldProcessQuery(t *testing.T) {
 		}
 	}
 }
+
+// len returns the number of buffered intents.
+func (b *intentBuffer) len() int { return len(b.intents) }

@@ -258,7 +258,7 @@ func (s *Serf) registerQueryResponse(timeout time.Duration, resp *QueryResponse)
 	s.queryResponse[resp.lTime] = resp
 	s.queryLock.Unlock()
 
-	s.goFunc(func() {
+	started := s.goFunc(func() {
 		t := time.NewTimer(timeout)
 		defer t.Stop()
 		select {
@@ -270,27 +270,26 @@ func (s *Serf) registerQueryResponse(timeout time.Duration, resp *QueryResponse)
 		s.queryLock.Unlock()
 		resp.Close()
 	})
+	if !started { // shutting down: no answers will come
+		s.queryLock.Lock()
+		delete(s.queryResponse, resp.lTime)
+		s.queryLock.Unlock()
+		resp.Close()
+		return errShutdown
+	}
 	return nil
 }
 
 // handleQuery processes a query from gossip (or our own). It reports
 // whether the query should be re-gossiped.
 func (s *Serf) handleQuery(query *messageQuery) bool {
-	s.queryClock.Witness(query.LTime)
-
-	s.queryLock.Lock()
-	if query.LTime < s.queryMinTime {
-		s.queryLock.Unlock()
-		return false
-	}
-	if cur := s.queryClock.Time(); tooOld(cur, query.LTime, len(s.queryBuffer.slots)) {
-		s.queryLock.Unlock()
+	verdict, cur := admitOnce(&s.queryClock, &s.queryLock, &s.queryMinTime, s.queryBuffer.size(), query.LTime,
+		func() bool { return s.queryBuffer.add(query.LTime, query.ID) })
+	switch verdict {
+	case admitTooOld:
 		s.logger.Printf("[WARN] serf: received old query %s from time %d (current: %d)", query.Name, query.LTime, cur)
 		return false
-	}
-	isNew := s.queryBuffer.add(query.LTime, query.ID)
-	s.queryLock.Unlock()
-	if !isNew {
+	case admitDuplicate, admitBeforeMin:
 		return false
 	}
 

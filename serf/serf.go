@@ -48,6 +48,38 @@ var memberlistProtocol = map[uint8]uint8{2: 2, 3: 2, 4: 2, 5: 2}
 
 // Serf is one member of a Serf cluster. Create it with Create and stop it
 // with Leave then Shutdown.
+//
+// Locks. Each lock, what it guards, and the order they may be taken in:
+// a goroutine holding a lock may only take locks further down the list.
+//
+//	1  joinLock        serializes Join (and the eventJoinIgnore window);
+//	                   memberlist's merge callbacks run under it, so it
+//	                   comes before every lock they take.
+//	2  querySendLock   serializes Query, so two queries never share an
+//	                   LTime; handleQuery runs under it.
+//	3  leaveLock       makes memberlist's Leave and Shutdown exclusive.
+//	4  memberLock      members, failedMembers, leftMembers, recentIntents.
+//	5  queryLock       queryBuffer, queryMinTime, queryResponse.
+//	6  eventLock       eventBuffer, eventMinTime.
+//	7  tagsLock        tags.
+//	8  coordCacheLock  coordCache (and, under it, coordClient's own lock).
+//	9  stateLock       state.
+//	10 goLock          goClosed, against wg.Add after Shutdown's wait.
+//
+// Locks 5 to 10 are leaves in practice: nothing is taken while holding
+// one, except that memberLock's holders take 8, 9 and 10. KeyManager.lock
+// comes before all of them: a key change runs its query under it. The
+// other locks of the package (QueryResponse.closeLock, Query.respLock,
+// Snapshotter.mu) are leaves.
+//
+// What may be done while holding a lock: event sends into the pipeline
+// (emit), because every stage of the pipeline is Serf's own, takes none of
+// these locks, and keeps draining (the consumer stage bounds its wait on
+// the program's reader); non-blocking sends; log lines and metrics. Never
+// a call into the program's code (ReconnectTimeoutOverride is asked off
+// the member lock; the MergeDelegate runs from memberlist with no Serf
+// lock held) and never a wait for the network, except Join's, which is
+// the point of joinLock, and leaveLock's bounded memberlist Leave.
 type Serf struct {
 	config *Config
 	logger *log.Logger
@@ -65,8 +97,8 @@ type Serf struct {
 	queryBroadcasts *memberlist.TransmitLimitedQueue
 	eventBroadcasts *memberlist.TransmitLimitedQueue
 
-	// eventCh is the head of the event pipeline (snapshot, internal
-	// queries, coalescers, application).
+	// eventCh is the head of the event pipeline; pipeline.go lists its
+	// stages in the order events flow.
 	eventCh chan<- Event
 
 	memberLock    sync.RWMutex
@@ -92,17 +124,25 @@ type Serf struct {
 	tagsLock sync.RWMutex
 	tags     map[string]string
 
-	joinLock  sync.Mutex
+	joinLock sync.Mutex
+	// leaveLock: memberlist panics on a Leave that starts after its
+	// Shutdown.
+	leaveLock sync.Mutex
 	stateLock sync.Mutex
 	state     SerfState
 
 	shutdownCh chan struct{}
-	wg         sync.WaitGroup // every goroutine Serf starts
-	goLock     sync.Mutex     // guards goClosed against wg.Add
+	wg         sync.WaitGroup // every goroutine Serf starts but the joins
+	joins      abandonableJoins
+	goLock     sync.Mutex // guards goClosed against wg.Add
 	goClosed   bool
 
 	snapshotter *Snapshotter
-	keyManager  *KeyManager
+	// previousNodes are the members the snapshot recorded as alive, taken
+	// from the replay alone before memberlist runs: once it does, the
+	// recorder adds this node's own join, which is no one to rejoin.
+	previousNodes []*PreviousNode
+	keyManager    *KeyManager
 
 	coordClient    *coordinate.Client
 	coordCache     map[string]*coordinate.Coordinate
@@ -124,26 +164,35 @@ func Create(conf *Config) (*Serf, error) {
 	if conf == nil {
 		return nil, errors.New("serf: nil config")
 	}
-	if conf.ProtocolVersion < ProtocolVersionMin {
-		return nil, fmt.Errorf("Protocol version '%d' too low. Must be in range: [%d, %d]",
-			conf.ProtocolVersion, ProtocolVersionMin, ProtocolVersionMax)
+	if err := conf.check(); err != nil {
+		return nil, err
 	}
-	if conf.ProtocolVersion > ProtocolVersionMax {
-		return nil, fmt.Errorf("Protocol version '%d' too high. Must be in range: [%d, %d]",
-			conf.ProtocolVersion, ProtocolVersionMin, ProtocolVersionMax)
+	s, err := newSerf(conf)
+	if err != nil {
+		return nil, err
 	}
-	if conf.UserEventSizeLimit > UserEventSizeLimit {
-		return nil, fmt.Errorf("user event size limit exceeds limit of %d bytes", UserEventSizeLimit)
+	if err := s.buildEventPipeline(); err != nil {
+		s.stopPipeline()
+		return nil, err
 	}
-	if conf.MemberlistConfig == nil {
-		return nil, errors.New("serf: nil MemberlistConfig")
+	if err := s.setupCoordinates(); err != nil {
+		s.stopPipeline()
+		return nil, err
 	}
-	if conf.ValidateNodeNames {
-		if err := validateNodeName(conf.NodeName); err != nil {
-			return nil, err
-		}
+	s.setupBroadcastQueues()
+	if err := s.startMemberlist(); err != nil {
+		s.stopPipeline()
+		return nil, err
 	}
+	s.startBackgroundLoops()
+	s.startRejoin()
+	return s, nil
+}
 
+// newSerf builds the instance's state: logger, member tables, the
+// de-duplication rings, tags (checked to fit memberlist's meta) and the
+// three clocks, each started at 1 so that an LTime of 0 never looks new.
+func newSerf(conf *Config) (*Serf, error) {
 	logger := conf.Logger
 	if logger == nil {
 		out := conf.LogOutput
@@ -152,7 +201,6 @@ func Create(conf *Config) (*Serf, error) {
 		}
 		logger = log.New(out, "", log.LstdFlags)
 	}
-
 	s := &Serf{
 		config:        conf,
 		logger:        logger,
@@ -166,69 +214,45 @@ func Create(conf *Config) (*Serf, error) {
 		shutdownCh:    make(chan struct{}),
 		state:         SerfAlive,
 	}
-
 	if meta, err := encodeTags(s.tags, conf.ProtocolVersion); err != nil {
 		return nil, err
 	} else if len(meta) > MetaMaxSize {
 		return nil, fmt.Errorf("Encoded length of tags exceeds limit of %d bytes", MetaMaxSize)
 	}
-
-	// Start every clock at 1 so that an LTime of 0 never looks new.
 	s.clock.Increment()
 	s.eventClock.Increment()
 	s.queryClock.Increment()
+	return s, nil
+}
 
-	// Build the event pipeline back to front: application <- member
-	// coalescer <- user coalescer <- internal queries <- snapshot.
-	var outCh chan<- Event = conf.EventCh
-	if outCh != nil && conf.CoalescePeriod > 0 && conf.QuiescentPeriod > 0 {
-		outCh = coalescedEventCh(outCh, s.shutdownCh, conf.CoalescePeriod, conf.QuiescentPeriod, newMemberEventCoalescer())
+// setupCoordinates starts the Vivaldi client unless coordinates are off.
+func (s *Serf) setupCoordinates() error {
+	if s.config.DisableCoordinates {
+		return nil
 	}
-	if outCh != nil && conf.UserCoalescePeriod > 0 && conf.UserQuiescentPeriod > 0 {
-		outCh = coalescedEventCh(outCh, s.shutdownCh, conf.UserCoalescePeriod, conf.UserQuiescentPeriod, newUserEventCoalescer())
+	client, err := coordinate.NewClient(coordinate.DefaultConfig())
+	if err != nil {
+		return fmt.Errorf("failed to create coordinate client: %w", err)
 	}
-	outCh = s.startInternalQueries(outCh)
+	s.coordClient = client
+	s.coordCache = map[string]*coordinate.Coordinate{s.config.NodeName: client.GetCoordinate()}
+	return nil
+}
 
-	var previous []*PreviousNode // the members to rejoin
-	if conf.SnapshotPath != "" {
-		inCh, snap, err := NewSnapshotter(conf.SnapshotPath, SnapshotMinCompactSize, conf.RejoinAfterLeave,
-			logger, &s.clock, outCh, s.shutdownCh, conf.Metrics)
-		if err != nil {
-			close(s.shutdownCh)
-			s.waitGoroutines()
-			return nil, fmt.Errorf("Failed to setup snapshot: %w", err)
-		}
-		s.snapshotter = snap
-		outCh = inCh
-		// Taken now, from the replay alone: once memberlist runs, the
-		// recorder adds this node's own join, which is no one to rejoin.
-		previous = snap.AliveNodes()
-
-		s.clock.Witness(snap.LastClock())
-		s.eventClock.Witness(snap.LastEventClock())
-		s.queryClock.Witness(snap.LastQueryClock())
-		s.eventMinTime = snap.LastEventClock() + 1
-		s.queryMinTime = snap.LastQueryClock() + 1
-	}
-	s.eventCh = outCh
-
-	if !conf.DisableCoordinates {
-		client, err := coordinate.NewClient(coordinate.DefaultConfig())
-		if err != nil {
-			s.stopPipeline()
-			return nil, fmt.Errorf("failed to create coordinate client: %w", err)
-		}
-		s.coordClient = client
-		s.coordCache = map[string]*coordinate.Coordinate{conf.NodeName: client.GetCoordinate()}
-	}
-
+// setupBroadcastQueues builds the three gossip queues and the key manager.
+func (s *Serf) setupBroadcastQueues() {
 	numNodes := func() int { return int(s.numMembers.Load()) }
-	retransmit := conf.MemberlistConfig.RetransmitMult
+	retransmit := s.config.MemberlistConfig.RetransmitMult
 	s.broadcasts = &memberlist.TransmitLimitedQueue{NumNodes: numNodes, RetransmitMult: retransmit}
 	s.eventBroadcasts = &memberlist.TransmitLimitedQueue{NumNodes: numNodes, RetransmitMult: retransmit}
 	s.queryBroadcasts = &memberlist.TransmitLimitedQueue{NumNodes: numNodes, RetransmitMult: retransmit}
 	s.keyManager = &KeyManager{serf: s}
+}
 
+// startMemberlist fills in the fields of the memberlist configuration Serf
+// owns (name, delegates, protocol versions) and starts memberlist.
+func (s *Serf) startMemberlist() error {
+	conf := s.config
 	ml := conf.MemberlistConfig
 	ml.Name = conf.NodeName
 	ml.Events = &eventDelegate{serf: s}
@@ -248,42 +272,51 @@ func Create(conf *Config) (*Serf, error) {
 		ml.Alive = md
 	}
 	if ml.Logger == nil && ml.LogOutput == nil {
-		ml.Logger = logger
+		ml.Logger = s.logger
 	}
-
 	list, err := memberlist.Create(ml)
 	if err != nil {
-		s.stopPipeline()
-		return nil, fmt.Errorf("Failed to create memberlist: %w", err)
+		return fmt.Errorf("Failed to create memberlist: %w", err)
 	}
 	s.memberlist = list
+	return nil
+}
 
+// startBackgroundLoops starts the reaper, the reconnector and the three
+// queue-depth checks.
+func (s *Serf) startBackgroundLoops() {
 	s.goFunc(s.reapLoop)
 	s.goFunc(s.reconnectLoop)
 	s.goFunc(func() { s.checkQueueDepth("Intent", s.broadcasts) })
 	s.goFunc(func() { s.checkQueueDepth("Event", s.eventBroadcasts) })
 	s.goFunc(func() { s.checkQueueDepth("Query", s.queryBroadcasts) })
-
-	if len(previous) > 0 {
-		s.goFunc(func() { s.handleRejoin(previous) })
-	}
-	return s, nil
 }
 
-// goFunc runs f on a goroutine that Shutdown waits for. Once Shutdown has
-// begun waiting nothing new is started: the work would be moot, and a
-// WaitGroup must not grow while it is waited on.
-func (s *Serf) goFunc(f func()) {
+// startRejoin tries, in the background, the members the snapshot recorded
+// as alive.
+func (s *Serf) startRejoin() {
+	if len(s.previousNodes) > 0 {
+		previous := s.previousNodes
+		s.goFunc(func() { s.handleRejoin(previous) })
+	}
+}
+
+// goFunc runs f on a goroutine that Shutdown waits for, and reports
+// whether it did. Once Shutdown has begun waiting nothing new is started:
+// the work would be moot, and a WaitGroup must not grow while it is
+// waited on.
+func (s *Serf) goFunc(f func()) bool {
 	s.goLock.Lock()
 	defer s.goLock.Unlock()
 	if s.goClosed {
-		return
+		return false
 	}
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
 		f()
 	}()
+	return true
 }
 
 // stopPipeline stops the event pipeline goroutines when Create fails late.
@@ -338,7 +371,8 @@ func (s *Serf) KeyManager() *KeyManager { return s.keyManager }
 func (s *Serf) Memberlist() *memberlist.Memberlist { return s.memberlist }
 
 // ShutdownCh is closed when the instance shuts down, including when it
-// shuts itself down after losing a name conflict.
+// shuts itself down after losing a name conflict. Call Shutdown then too:
+// it waits for Serf's goroutines to end.
 func (s *Serf) ShutdownCh() <-chan struct{} { return s.shutdownCh }
 
 // State returns the local life-cycle state.
@@ -464,11 +498,13 @@ func (s *Serf) Leave() error {
 		case <-notify:
 		case <-time.After(s.config.BroadcastTimeout):
 			s.logger.Printf("[WARN] serf: timeout while waiting for graceful leave")
+		case <-s.shutdownCh:
+			return errShutdown
 		}
 	}
 
-	if err := s.memberlist.Leave(s.config.BroadcastTimeout); err != nil {
-		s.logger.Printf("[WARN] serf: timeout waiting for leave broadcast: %s", err)
+	if err := s.leaveMemberlist(); err != nil {
+		return err
 	}
 
 	// Keep answering probes while the leave spreads.
@@ -482,6 +518,21 @@ func (s *Serf) Leave() error {
 		s.state = SerfLeft
 	}
 	s.stateLock.Unlock()
+	return nil
+}
+
+// leaveMemberlist leaves memberlist unless Serf is shutting down, which a
+// concurrent Shutdown may have begun at any point of Leave. A Shutdown
+// racing this waits for it, at most BroadcastTimeout.
+func (s *Serf) leaveMemberlist() error {
+	s.leaveLock.Lock()
+	defer s.leaveLock.Unlock()
+	if s.State() == SerfShutdown {
+		return errShutdown
+	}
+	if err := s.memberlist.Leave(s.config.BroadcastTimeout); err != nil {
+		s.logger.Printf("[WARN] serf: timeout waiting for leave broadcast: %s", err)
+	}
 	return nil
 }
 
@@ -530,9 +581,25 @@ func (s *Serf) forceLeave(node string, prune bool) error {
 	}
 }
 
-// Shutdown stops the instance without telling the cluster. Peers will see
-// the node as failed unless Leave was called first.
+// Shutdown stops the instance without telling the cluster, and waits for
+// every goroutine Serf started (the joins it abandons aside, which end on
+// memberlist's own timeouts). Peers will see the node as failed unless
+// Leave was called first. It is safe to call more than once, and after
+// Serf shut itself down (see ShutdownCh).
 func (s *Serf) Shutdown() error {
+	err := s.stop()
+	if s.snapshotter != nil {
+		s.snapshotter.Wait()
+	}
+	s.waitGoroutines()
+	return err
+}
+
+// stop begins the shutdown, once: it stops memberlist and closes
+// shutdownCh, which every goroutine of Serf watches. It does not wait for
+// them, so a goroutine of Serf's own (the name conflict resolution) can
+// call it; whoever called Create then calls Shutdown, which waits.
+func (s *Serf) stop() error {
 	s.stateLock.Lock()
 	if s.state == SerfShutdown {
 		s.stateLock.Unlock()
@@ -544,12 +611,10 @@ func (s *Serf) Shutdown() error {
 	s.state = SerfShutdown
 	s.stateLock.Unlock()
 
+	s.leaveLock.Lock()
 	err := s.memberlist.Shutdown()
+	s.leaveLock.Unlock()
 	close(s.shutdownCh)
-	if s.snapshotter != nil {
-		s.snapshotter.Wait()
-	}
-	s.waitGoroutines()
 	return err
 }
 
@@ -588,7 +653,11 @@ func (s *Serf) handleRejoin(previous []*PreviousNode) {
 		default:
 		}
 		s.logger.Printf("[INFO] serf: Attempting re-join to previously known node: %s", prev)
-		if _, err := s.memberlist.Join([]string{prev.Name + "/" + prev.Addr}); err == nil {
+		_, err := s.joinUnlessShutdown([]string{prev.Name + "/" + prev.Addr})
+		if err == errShutdown {
+			return
+		}
+		if err == nil {
 			s.logger.Printf("[INFO] serf: Re-joined to previously known node: %s", prev)
 			return
 		}

@@ -525,13 +525,14 @@ func (s *Snapshotter) record(e Event) {
 
 // forward delivers e to outCh.
 //
-// Serf 0.10 forwards with a non-blocking send only, so a consumer that
-// falls behind silently loses events (spec §12 pitfall 28). We do better:
-// the non-blocking send comes first, and if outCh is full we wait for room,
-// giving up only when shutdown begins. The cost is back-pressure instead
-// of loss: a stalled consumer lets events pile up in the input channel
-// (2048) and then in Serf. Recording is not delayed by this, because the
-// event was handed to the recorder before forwarding.
+// Serf 0.10 forwards with a non-blocking send only, so an event finding
+// the next stage full is lost. Here the non-blocking send comes first, and
+// if outCh is full we wait for room, giving up only when shutdown begins.
+// Inside Serf the next stage always drains (the consumer stage at the end
+// of the pipeline bounds its wait on the program's reader), so the wait
+// is short; a program using the Snapshotter on its own gets back-pressure
+// instead of loss. Recording is not delayed by this, because the event
+// was handed to the recorder before forwarding.
 func (s *Snapshotter) forward(e Event) {
 	if s.outCh == nil || s.forwardIfRoom(e) {
 		return

@@ -20,7 +20,7 @@ import (
 const snapshotTestTimeout = 5 * time.Second
 
 // snapshotVectorDir holds snapshot files captured from a real Serf 0.10
-// agent (see notes.md there).
+// agent; the notes file next to them says how they were made.
 const snapshotVectorDir = "../testdata/vectors/snapshot"
 
 // snapshotLogBuffer is a goroutine-safe log destination.
@@ -199,7 +199,7 @@ func TestSnapshotReplayVectors(t *testing.T) {
 			if clocks != tc.wantClocks {
 				t.Errorf("clocks = %v, want %v", clocks, tc.wantClocks)
 			}
-			// Only an ignored leave marker is logged (agent.md §12).
+			// Of all these lines, only an ignored leave marker is logged.
 			wantLogs := ""
 			if tc.rejoin && strings.Contains(string(orig), "\nleave\n") {
 				wantLogs = "[INFO] serf: Ignoring previous leave in snapshot\n"

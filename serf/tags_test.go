@@ -96,7 +96,7 @@ func TestTagsProtocol2(t *testing.T) {
 }
 
 // TestTagsEmptyMeta: empty meta is a legacy node without a role, so it
-// decodes to one tag role="" (gossip.md §2.7), nil and empty alike.
+// decodes to one tag role="" as in Serf, nil and empty alike.
 func TestTagsEmptyMeta(t *testing.T) {
 	for _, meta := range [][]byte{nil, {}} {
 		got, err := decodeTags(meta)

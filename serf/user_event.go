@@ -40,21 +40,13 @@ func (s *Serf) UserEvent(name string, payload []byte, coalesce bool) error {
 // handleUserEvent records a user event and delivers it if it is new. It
 // reports whether the event should be re-gossiped.
 func (s *Serf) handleUserEvent(msg *messageUserEvent) bool {
-	s.eventClock.Witness(msg.LTime)
-
-	s.eventLock.Lock()
-	if msg.LTime < s.eventMinTime {
-		s.eventLock.Unlock()
-		return false
-	}
-	if cur := s.eventClock.Time(); tooOld(cur, msg.LTime, len(s.eventBuffer.slots)) {
-		s.eventLock.Unlock()
+	verdict, cur := admitOnce(&s.eventClock, &s.eventLock, &s.eventMinTime, s.eventBuffer.size(), msg.LTime,
+		func() bool { return s.eventBuffer.add(msg.LTime, msg.Name, msg.Payload) })
+	switch verdict {
+	case admitTooOld:
 		s.logger.Printf("[WARN] serf: received old event %s from time %d (current: %d)", msg.Name, msg.LTime, cur)
 		return false
-	}
-	isNew := s.eventBuffer.add(msg.LTime, msg.Name, msg.Payload)
-	s.eventLock.Unlock()
-	if !isNew {
+	case admitDuplicate, admitBeforeMin:
 		return false
 	}
 

@@ -952,8 +952,8 @@ func msgpackHeader(b []byte) (hdr, count int, isMap bool, err error) {
 	return 0, 0, false, fmt.Errorf("msgpack: invalid byte %#x", c)
 }
 
-// TestVectorSpecByteExamples checks the byte examples of gossip.md §2.8,
-// which need no vector files: we must produce exactly these bytes and read
+// TestVectorSpecByteExamples checks hand-built byte examples of each
+// message kind, which need no vector files: we must produce exactly these bytes and read
 // them back into the same values.
 func TestVectorSpecByteExamples(t *testing.T) {
 	relayAddr := net.UDPAddr{IP: net.IP{10, 0, 0, 1}, Port: 7946}
@@ -1044,7 +1044,7 @@ func TestVectorSpecByteExamples(t *testing.T) {
 			},
 		},
 		{
-			// §2.8 gives the header after the 09; the relayed ack follows it.
+			// The relay header follows the 09 type byte; the relayed ack follows it.
 			name: "relay header",
 			hex: "09 82 a8 4465737441646472 83 a2 4950 a4 0a000001 a4 506f7274 d1 1f0a a4 5a6f6e65 a0 a8 446573744e616d65 a2 6e31" +
 				"05 85 a5 466c616773 01 a4 46726f6d a2 6e32 a2 4944 2a a5 4c54696d65 05 a7 5061796c6f6164 c0",
@@ -1093,8 +1093,8 @@ func TestVectorSpecByteExamples(t *testing.T) {
 	}
 }
 
-// TestVectorTimeoutForms checks the Timeout forms quoted in gossip.md §2.4.5
-// against a full query, as captured queries carry them.
+// TestVectorTimeoutForms checks the msgpack forms a query Timeout takes
+// (an int of the size its value needs) against a full query, as captured queries carry them.
 func TestVectorTimeoutForms(t *testing.T) {
 	for _, tc := range []struct {
 		timeout time.Duration

@@ -1,6 +1,9 @@
 package serf
 
-import "bytes"
+import (
+	"bytes"
+	"sync"
+)
 
 // eventRing remembers the user events seen recently, one slot per LTime
 // modulo its size, so an event is delivered once however often it is
@@ -88,8 +91,47 @@ func (r *queryRing) add(ltime LamportTime, id uint32) bool {
 	return true
 }
 
+// size returns the number of slots.
+func (r *eventRing) size() int { return len(r.slots) }
+
+// size returns the number of slots.
+func (r *queryRing) size() int { return len(r.slots) }
+
 // tooOld reports whether ltime has fallen out of a ring of the given size
-// behind clock, the rule Serf applies to events and queries.
+// behind clock.
 func tooOld(clock, ltime LamportTime, size int) bool {
 	return clock > LamportTime(size) && ltime < clock-LamportTime(size)
+}
+
+// admission is what the de-duplication rule made of a message.
+type admission int
+
+const (
+	admitNew       admission = iota // first sighting: deliver and re-gossip
+	admitDuplicate                  // already in the ring
+	admitBeforeMin                  // older than the floor (snapshot, join ignoring old events)
+	admitTooOld                     // fallen out of the ring: it cannot tell
+)
+
+// admitOnce is the de-duplication rule user events and queries share, for
+// a message stamped ltime: witness ltime on the kind's clock; under lock
+// (which guards minTime and the ring), refuse a message from before
+// minTime, refuse one that has fallen out of the ring behind the clock,
+// else record it with record, which reports whether it was new. It also
+// returns the clock it compared against, for the caller's log line.
+func admitOnce(clock *LamportClock, lock sync.Locker, minTime *LamportTime, ringSize int,
+	ltime LamportTime, record func() bool) (admission, LamportTime) {
+	clock.Witness(ltime)
+	lock.Lock()
+	defer lock.Unlock()
+	if ltime < *minTime {
+		return admitBeforeMin, 0
+	}
+	if cur := clock.Time(); tooOld(cur, ltime, ringSize) {
+		return admitTooOld, cur
+	}
+	if !record() {
+		return admitDuplicate, 0
+	}
+	return admitNew, 0
 }
