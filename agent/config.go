@@ -159,6 +159,11 @@ type Config struct {
 	// HTTPAddr, if set, serves the HTTP JSON API, the live page and
 	// /metrics on this host:port. Not in Serf 0.10.
 	HTTPAddr string `config:"http_addr"`
+	// HealInterval, HealAttempts and RejoinWindow tune the heal loop
+	// (heal.go). Not in Serf 0.10.
+	HealInterval time.Duration `config:"heal_interval"`
+	HealAttempts int           `config:"heal_attempts"`
+	RejoinWindow time.Duration `config:"rejoin_window"`
 	// ValidateNodeNames is accepted but never merged nor applied.
 	ValidateNodeNames bool `config:"validate_node_names"`
 	// MsgpackUseNewTimeFormat is accepted but never merged nor applied.
@@ -515,6 +520,7 @@ func MergeConfig(a, b *Config) *Config {
 	mergeDuration(&result.TombstoneTimeout, b.TombstoneTimeout)
 	mergeDuration(&result.RetryInterval, b.RetryInterval)
 	mergeDuration(&result.BroadcastTimeout, b.BroadcastTimeout)
+	mergeHeal(&result, b)
 
 	result.EnableCompression = b.EnableCompression
 

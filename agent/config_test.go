@@ -102,6 +102,9 @@ const fullJSON = `{
   "metrics_addr": "127.0.0.1:9100",
   "log_json": true,
   "http_addr": "127.0.0.1:8080",
+  "heal_interval": "5s",
+  "heal_attempts": 2,
+  "rejoin_window": "1h",
   "validate_node_names": true,
   "MsgpackUseNewTimeFormat": true
 }`
@@ -150,6 +153,9 @@ var fullConfig = Config{
 	MetricsAddr:             "127.0.0.1:9100",
 	LogJSON:                 true,
 	HTTPAddr:                "127.0.0.1:8080",
+	HealInterval:            5 * time.Second,
+	HealAttempts:            2,
+	RejoinWindow:            time.Hour,
 	ValidateNodeNames:       true,
 	MsgpackUseNewTimeFormat: true,
 }

@@ -110,6 +110,7 @@ func parseFlags(args []string, errOut io.Writer, visit func(*flag.Flag)) (*Confi
 	fs.StringVar(&cmd.MetricsAddr, "metrics-addr", "", "address to serve Prometheus metrics on")
 	fs.BoolVar(&cmd.LogJSON, "log-json", false, "write log lines as JSON objects")
 	fs.StringVar(&cmd.HTTPAddr, "http-addr", "", "address to serve the HTTP API and page on")
+	applyHeal := healFlags(fs, &cmd)
 
 	if visit != nil {
 		fs.VisitAll(visit)
@@ -137,6 +138,9 @@ func parseFlags(args []string, errOut io.Writer, visit func(*flag.Flag)) (*Confi
 			return nil, nil, fmt.Errorf("Error: %s", err)
 		}
 		cmd.BroadcastTimeout = d
+	}
+	if err := applyHeal(); err != nil {
+		return nil, nil, fmt.Errorf("Error: %s", err)
 	}
 	cmd.StartJoin = startJoin
 	cmd.RetryJoin = retryJoin
@@ -334,6 +338,13 @@ Options:
                             empty.
   -metrics-addr=<addr>      Serve /metrics in the Prometheus text format on
                             this host:port; off when empty.
+  -heal-interval=30s        How often (plus up to as much again at random) to
+                            try to rejoin members lost to a long partition or
+                            a restart; a negative value turns this off.
+  -heal-attempts=3          Joins tried per heal interval, whatever the
+                            cluster's size.
+  -rejoin-window=72h        How long a failed member is remembered and tried
+                            again.
 
 Event handlers:
 

@@ -1057,7 +1057,8 @@ func TestIPCStatsAndCoordinates(t *testing.T) {
 	wantKeys := map[string]string{
 		"agent":   "name",
 		"runtime": "arch,cpu_count,goroutines,max_procs,os,version",
-		"serf":    "coordinate_resets,encrypted,event_queue,event_time,failed,health_score,intent_queue,left,member_time,members,query_queue,query_time",
+		// Serf 0.10's keys plus address_book (the heal loop's lost peers).
+		"serf": "address_book,coordinate_resets,encrypted,event_queue,event_time,failed,health_score,intent_queue,left,member_time,members,query_queue,query_time",
 	}
 	for section, keys := range wantKeys {
 		var got []string

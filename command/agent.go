@@ -502,6 +502,9 @@ func buildSerfConfig(conf *agent.Config, s *agent.StartupSettings, logOutput io.
 	sc.QueryResponseSizeLimit = conf.QueryResponseSizeLimit
 	sc.QuerySizeLimit = conf.QuerySizeLimit
 	sc.UserEventSizeLimit = conf.UserEventSizeLimit
+	if err := conf.ApplyHeal(sc); err != nil {
+		return nil, err
+	}
 	sc.LogOutput = logOutput
 	logf := func(format string, args ...any) {
 		fmt.Fprintf(logOutput, "%s "+format+"\n", append([]any{time.Now().Format("2006/01/02 15:04:05")}, args...)...)
