@@ -29,6 +29,8 @@ type LostPeer struct {
 // chose to go, or an operator said they are gone.
 //
 // Its lock is a leaf: observe is called from emit under the member lock.
+// A nil book records nothing and is empty (a Serf value built by hand in
+// tests has none).
 type addressBook struct {
 	self     string
 	capacity int
@@ -65,6 +67,9 @@ func newAddressBook(self string, capacity int, window time.Duration) *addressBoo
 // is not to be contacted, so both are forgotten. Updates and reaps change
 // nothing: a reaped failed member is exactly what the book is for.
 func (b *addressBook) observe(e Event) {
+	if b == nil {
+		return
+	}
 	me, ok := e.(MemberEvent)
 	if !ok {
 		return
@@ -87,6 +92,9 @@ func (b *addressBook) observe(e Event) {
 // already outside the window are ignored. When the book is full the entry
 // with the oldest LastSeen makes room.
 func (b *addressBook) remember(name, addr string, seen time.Time) {
+	if b == nil {
+		return
+	}
 	if name == "" || name == b.self || addr == "" {
 		return
 	}
@@ -114,6 +122,9 @@ func (b *addressBook) remember(name, addr string, seen time.Time) {
 
 // forget removes name from the book.
 func (b *addressBook) forget(name string) {
+	if b == nil {
+		return
+	}
 	b.mu.Lock()
 	delete(b.peers, name)
 	b.mu.Unlock()
@@ -121,6 +132,9 @@ func (b *addressBook) forget(name string) {
 
 // size returns the number of entries still inside the window.
 func (b *addressBook) size() int {
+	if b == nil {
+		return 0
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.expireLocked(b.now())
@@ -129,6 +143,9 @@ func (b *addressBook) size() int {
 
 // peersList returns the entries inside the window, sorted by name.
 func (b *addressBook) peersList() []LostPeer {
+	if b == nil {
+		return nil
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.expireLocked(b.now())
@@ -144,6 +161,9 @@ func (b *addressBook) peersList() []LostPeer {
 // now (failed members still known are the reconnect loop's job), with
 // when each was last tried.
 func (b *addressBook) candidates(isMember func(name string) bool) []bookEntry {
+	if b == nil {
+		return nil
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.expireLocked(b.now())
@@ -158,6 +178,9 @@ func (b *addressBook) candidates(isMember func(name string) bool) []bookEntry {
 
 // markTried records that the heal loop tried name at t.
 func (b *addressBook) markTried(name string, t time.Time) {
+	if b == nil {
+		return
+	}
 	b.mu.Lock()
 	if e, ok := b.peers[name]; ok {
 		e.lastTried = t

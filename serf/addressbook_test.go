@@ -161,3 +161,16 @@ func TestAddressBookCapacity(t *testing.T) {
 		})
 	}
 }
+
+// A Serf value built by hand (as some tests do) has no book: every
+// method is a no-op on nil.
+func TestAddressBookNil(t *testing.T) {
+	var b *addressBook
+	b.observe(snapshotMemberEv(EventMemberFailed, "a", net.IPv4(10, 0, 0, 1), 1))
+	b.remember("a", "10.0.0.1:1", time.Now())
+	b.forget("a")
+	b.markTried("a", time.Now())
+	if b.size() != 0 || len(b.peersList()) != 0 || len(b.candidates(func(string) bool { return false })) != 0 {
+		t.Error("nil book is not empty")
+	}
+}
