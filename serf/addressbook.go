@@ -120,14 +120,16 @@ func (b *addressBook) remember(name, addr string, seen time.Time) {
 	b.peers[name] = &bookEntry{LostPeer: LostPeer{Name: name, Addr: addr, LastSeen: seen}}
 }
 
-// forget removes name from the book.
-func (b *addressBook) forget(name string) {
+// forget removes name from the book and reports whether it was there.
+func (b *addressBook) forget(name string) bool {
 	if b == nil {
-		return
+		return false
 	}
 	b.mu.Lock()
+	defer b.mu.Unlock()
+	_, ok := b.peers[name]
 	delete(b.peers, name)
-	b.mu.Unlock()
+	return ok
 }
 
 // size returns the number of entries still inside the window.

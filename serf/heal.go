@@ -112,6 +112,17 @@ func (s *Serf) seedAddressBook(snap *Snapshotter) {
 	}
 }
 
+// forgetLost drops a member that left but is no longer in the member
+// table from the book, and from the snapshot's lost set. Called with the
+// member lock held, like emit.
+func (s *Serf) forgetLost(name string) {
+	if s.book.forget(name) && s.snapshotter != nil {
+		// The snapshot is the pipeline's first stage and keeps this
+		// event to itself.
+		s.emit(forgetLostEvent{name: name})
+	}
+}
+
 // AddressBook returns the lost peers the heal loop may try, sorted by
 // name.
 func (s *Serf) AddressBook() []LostPeer { return s.book.peersList() }

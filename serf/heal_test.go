@@ -232,3 +232,39 @@ func freePorts(t *testing.T, n int) []int {
 	}
 	return ports
 }
+
+// TestHealForceLeaveOfReapedMember: force-leaving a member already reaped
+// drops it from the book and from the snapshot, so it is not tried again,
+// even after a restart.
+func TestHealForceLeaveOfReapedMember(t *testing.T) {
+	dir := t.TempDir()
+	ports := freePorts(t, 2)
+	snapA := filepath.Join(dir, "a.snap")
+	confA := healConfig(t, "fl-a", ports[0], snapA)
+	confA.HealInterval = time.Hour
+	a := startNode(t, confA)
+	b := startNode(t, healConfig(t, "fl-b", ports[1], ""))
+	join(t, a, b)
+	waitMembers(t, 10*time.Second, 2, a, b)
+	if err := b.Shutdown(); err != nil {
+		t.Fatal(err)
+	}
+	waitStatus(t, 10*time.Second, "fl-b", StatusNone, a)
+	if len(a.AddressBook()) != 1 {
+		t.Fatalf("book = %v, want fl-b", a.AddressBook())
+	}
+	if err := a.RemoveFailedNode("fl-b"); err != nil {
+		t.Fatal(err)
+	}
+	if got := a.AddressBook(); len(got) != 0 {
+		t.Errorf("book after force-leave = %v, want empty", got)
+	}
+	if err := a.Shutdown(); err != nil {
+		t.Fatal(err)
+	}
+	a2 := startNode(t, healConfig(t, "fl-a", ports[0], snapA))
+	if got := a2.AddressBook(); len(got) != 0 {
+		c, _ := os.ReadFile(snapA)
+		t.Errorf("book after restart = %v, want empty; snapshot:\n%s", got, c)
+	}
+}

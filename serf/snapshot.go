@@ -561,6 +561,9 @@ func (s *Snapshotter) forward(e Event) {
 
 // forwardIfRoom sends e to outCh if that does not block.
 func (s *Snapshotter) forwardIfRoom(e Event) bool {
+	if _, ok := e.(forgetLostEvent); ok {
+		return true // for the recorder only
+	}
 	if s.outCh == nil {
 		return false
 	}
@@ -672,6 +675,8 @@ func (s *Snapshotter) processEvent(e Event) {
 		}
 	case UserEvent:
 		s.processUserEvent(ev)
+	case forgetLostEvent:
+		s.forgetLost(ev.name)
 	case *Query:
 		if ev != nil {
 			s.processQuery(ev)

@@ -125,6 +125,31 @@ func (s *Snapshotter) LostNodes() []LostPeer {
 	return out
 }
 
+// forgetLostEvent tells the snapshot that a member it may remember as lost
+// left, by a leave intent for a member that is no longer in the member
+// table (a force-leave of a reaped member, or a leave learned in a
+// push-pull after a partition). It is recorded but never forwarded: it is
+// not an event of the program's.
+type forgetLostEvent struct{ name string }
+
+func (forgetLostEvent) EventType() EventType { return EventMemberLeave }
+func (e forgetLostEvent) String() string     { return "forget-lost: " + e.name }
+
+// forgetLost drops a lost member, with a not-alive line, which a replay
+// reads as "no longer lost" (and Serf 0.10 as a no-op).
+func (s *Snapshotter) forgetLost(name string) {
+	if !snapshotNameRecordable(name) {
+		return
+	}
+	s.mu.Lock()
+	_, ok := s.state.lost[name]
+	delete(s.state.lost, name)
+	s.mu.Unlock()
+	if ok {
+		s.tryAppend(formatSnapshotNotAliveLine(name))
+	}
+}
+
 // recordLost keeps the lost set in step with one member of a member
 // event, after its alive or not-alive line was written: a failed member
 // with an address is remembered (and a lost line appended), any other

@@ -157,3 +157,25 @@ func TestSnapshotLostRoundTrip(t *testing.T) {
 		t.Errorf("after leave lost = %v, want none", got)
 	}
 }
+
+// TestSnapshotForgetLost: the forget event removes a lost member with a
+// not-alive line, and is not forwarded.
+func TestSnapshotForgetLost(t *testing.T) {
+	ip := net.IPv4(10, 0, 0, 1)
+	path := filepath.Join(t.TempDir(), "snap")
+	d := openDirectSnapshotter(t, path, 0, false, nil)
+	d.processEvent(snapshotMemberEv(EventMemberFailed, "a", ip, 1))
+	d.processEvent(forgetLostEvent{name: "a"})
+	d.processEvent(forgetLostEvent{name: "never-lost"}) // writes nothing
+	if got := d.LostNodes(); len(got) != 0 {
+		t.Errorf("lost = %v, want none", got)
+	}
+	if got, want := d.flushed(t), "not-alive: a\n# lost: a 10.0.0.1:1 1000\nnot-alive: a\n"; got != want {
+		t.Errorf("file =\n%q\nwant\n%q", got, want)
+	}
+	out := make(chan Event, 1)
+	d.outCh = out
+	if !d.forwardIfRoom(forgetLostEvent{name: "a"}) || len(out) != 0 {
+		t.Errorf("forget event forwarded")
+	}
+}
