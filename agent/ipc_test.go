@@ -98,9 +98,9 @@ var (
 	membersRules = &cmpRules{unordered: []string{"/Members"}, loose: []string{"/Members/#/Port"}}
 	// Recordings of members the rebuilt cluster lacks: shapes only.
 	membersShapeRules = &cmpRules{shape: []string{"/Members"}, anything: []string{"/Members/#/Tags"}}
-	statsRules        = &cmpRules{loose: []string{"/runtime/*", "/serf/*"}}
+	statsRules        = &cmpRules{loose: []string{"/runtime/*", "/serf/*"}, extra: []string{"/serf/address_book"}}
 	coordRules        = &cmpRules{loose: []string{"/Coord/Adjustment", "/Coord/Error", "/Coord/Height", "/Coord/Vec/#"}}
-	rttRules          = &cmpRules{loose: append(append([]string{}, statsRules.loose...), coordRules.loose...)}
+	rttRules          = &cmpRules{loose: append(append([]string{}, statsRules.loose...), coordRules.loose...), extra: statsRules.extra}
 	keysRules         = &cmpRules{}
 )
 
