@@ -134,6 +134,12 @@ type memberView struct {
 	failed int
 }
 
+// hasMember reports whether name (non-empty) is in the member table.
+func (v memberView) hasMember(name string) bool {
+	_, ok := v.names[name]
+	return name != "" && ok
+}
+
 func (s *Serf) memberView() memberView {
 	s.memberLock.RLock()
 	defer s.memberLock.RUnlock()
@@ -151,10 +157,7 @@ func (s *Serf) memberView() memberView {
 // members, and the join addresses if someone known is missing (a peer in
 // the book, or a failed member).
 func (h *healer) targets(v memberView) []healTarget {
-	cands := h.serf.book.candidates(func(name string) bool {
-		_, ok := v.names[name]
-		return ok
-	})
+	cands := h.serf.book.candidates(v.hasMember)
 	out := make([]healTarget, 0, len(cands)+len(h.serf.config.HealJoinAddrs))
 	for _, c := range cands {
 		out = append(out, healTarget{name: c.Name, join: c.Name + "/" + c.Addr, tried: c.lastTried})
@@ -222,9 +225,10 @@ func (h *healer) round() (attempts, successes int) {
 		case r.err != nil || r.n == 0:
 			s.logger.Printf("[DEBUG] serf: Heal: join to %s failed: %v", p, r.err)
 			continue
-		case p.name == "" && after.alive <= before.alive:
-			// A join address on this side of the partition answers
-			// without bringing anyone back: not a heal.
+		case !after.hasMember(p.name) && after.alive <= before.alive:
+			// The address answered but brought no one back: a join
+			// address on this side of the partition, or a lost peer's
+			// address now used by a member under another name.
 			s.logger.Printf("[DEBUG] serf: Heal: join to %s reached no missing member", p)
 			continue
 		}

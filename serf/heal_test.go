@@ -142,6 +142,9 @@ func healConfig(t *testing.T, name string, port int, snapshot string) *Config {
 	conf.ReconnectInterval = time.Hour // only the heal loop may bring it back
 	conf.HealInterval = 200 * time.Millisecond
 	conf.SnapshotPath = snapshot
+	// memberlist keeps gossiping to a dead node for this long, which
+	// would bring a restarted one back without the heal loop.
+	conf.MemberlistConfig.GossipToTheDeadTime = 100 * time.Millisecond
 	return conf
 }
 
@@ -266,5 +269,19 @@ func TestHealForceLeaveOfReapedMember(t *testing.T) {
 	if got := a2.AddressBook(); len(got) != 0 {
 		c, _ := os.ReadFile(snapA)
 		t.Errorf("book after restart = %v, want empty; snapshot:\n%s", got, c)
+	}
+}
+
+// TestHealRoundCountsOnlyRealHeals: a join that answers but brings no
+// missing member back is not a heal.
+func TestHealRoundCountsOnlyRealHeals(t *testing.T) {
+	s, h, _ := quietNode(t, 3, "127.0.0.1:1")
+	s.book.remember("gone", "127.0.0.1:4", time.Now())
+	h.join = func([]string) (int, error) { return 1, nil }
+	if n, ok := h.round(); n != 2 || ok != 0 {
+		t.Errorf("%d attempts, %d successes; want 2 and 0", n, ok)
+	}
+	if strings.Contains(healLogs(s), "rejoined partition") {
+		t.Errorf("a heal was logged:\n%s", healLogs(s))
 	}
 }
