@@ -118,7 +118,7 @@ func (c *healCluster) healLines() int {
 // command run; then, after a second such split, every agent is killed
 // and all are restarted at once from their snapshots without -join and
 // form one cluster again; last, an agent that leaves gracefully is
-// neither brought back nor contacted.
+// neither brought back nor contacted, and restarted it stays alone.
 func TestIntegrationHeal(t *testing.T) {
 	lab := testutil.NewNetLab(t, 5)
 	dir := t.TempDir()
@@ -193,8 +193,17 @@ func TestIntegrationHeal(t *testing.T) {
 		mark[i] = len(c.agents[i].proc.Stdout())
 	}
 	c.waitView(60*time.Second, rest, viewOf(rest, "alive")) // reaped after the tombstone timeout
-	// Three more heal rounds at least.
+	// Restarted from its snapshot, which ends with its leave, heal-5
+	// starts alone and stays alone; the others do not try it. Three
+	// heal rounds at least.
+	c.start(4, "")
 	time.Sleep(8 * time.Second)
+	if st, err := c.statuses(4); err != nil || fmt.Sprint(st) != fmt.Sprint(viewOf([]int{4}, "alive")) {
+		t.Errorf("heal-5 restarted after its leave sees %v (%v), want only itself", st, err)
+	}
+	if out := c.agents[4].proc.Stdout(); strings.Contains(out, "Heal: attempting join") {
+		t.Errorf("heal-5 tried to heal after its leave:\n%s", out)
+	}
 	var tried []string
 	for _, i := range rest {
 		out := c.agents[i].proc.Stdout()[mark[i]:]
