@@ -172,6 +172,11 @@ type Config struct {
 	// HandlerTimeout bounds one handler script run; 0 is no limit. Not in
 	// Serf 0.10.
 	HandlerTimeout time.Duration `config:"handler_timeout"`
+	// HealInterval, HealAttempts and RejoinWindow tune the heal loop
+	// (heal.go). Not in Serf 0.10.
+	HealInterval time.Duration `config:"heal_interval"`
+	HealAttempts int           `config:"heal_attempts"`
+	RejoinWindow time.Duration `config:"rejoin_window"`
 	// ValidateNodeNames is accepted but never merged nor applied.
 	ValidateNodeNames bool `config:"validate_node_names"`
 	// MsgpackUseNewTimeFormat is accepted but never merged nor applied.

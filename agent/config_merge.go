@@ -135,6 +135,7 @@ func MergeConfig(a, b *Config) *Config {
 	mergeDuration(&result.TombstoneTimeout, b.TombstoneTimeout)
 	mergeDuration(&result.RetryInterval, b.RetryInterval)
 	mergeDuration(&result.BroadcastTimeout, b.BroadcastTimeout)
+	mergeHeal(&result, b)
 	mergeDuration(&result.CoalescePeriod, b.CoalescePeriod)
 	mergeDuration(&result.QuiescentPeriod, b.QuiescentPeriod)
 	mergeDuration(&result.UserCoalescePeriod, b.UserCoalescePeriod)

@@ -113,6 +113,9 @@ const fullJSON = `{
   "quiescent_period": "2s",
   "user_coalesce_period": "5s",
   "user_quiescent_period": "500ms",
+  "heal_interval": "5s",
+  "heal_attempts": 2,
+  "rejoin_window": "1h",
   "validate_node_names": true,
   "MsgpackUseNewTimeFormat": true
 }`
@@ -167,6 +170,9 @@ var fullConfig = Config{
 	QuiescentPeriod:         2 * time.Second,
 	UserCoalescePeriod:      5 * time.Second,
 	UserQuiescentPeriod:     500 * time.Millisecond,
+	HealInterval:            5 * time.Second,
+	HealAttempts:            2,
+	RejoinWindow:            time.Hour,
 	ValidateNodeNames:       true,
 	MsgpackUseNewTimeFormat: true,
 }

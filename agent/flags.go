@@ -99,6 +99,7 @@ func parseFlags(args []string, errOut io.Writer, visit func(*flag.Flag)) (*Confi
 	fs.StringVar(&cmd.HTTPAddr, "http-addr", "", "address to serve the HTTP API and page on")
 	fs.IntVar(&cmd.HandlerQueueLimit, "handler-queue-limit", 0, "events that may wait for handlers, per lane")
 	fs.StringVar(&handlerTimeout, "handler-timeout", "", "time limit of one handler script run")
+	applyHeal := healFlags(fs, &cmd)
 
 	if visit != nil {
 		fs.VisitAll(visit)
@@ -130,9 +131,12 @@ func parseFlags(args []string, errOut io.Writer, visit func(*flag.Flag)) (*Confi
 	if handlerTimeout != "" {
 		d, err := time.ParseDuration(handlerTimeout)
 		if err != nil {
-			return nil, nil, fmt.Errorf("Error: %s", err)
+			return nil, nil, fmt.Errorf("Error: %w", err)
 		}
 		cmd.HandlerTimeout = d
+	}
+	if err := applyHeal(); err != nil {
+		return nil, nil, fmt.Errorf("Error: %w", err)
 	}
 	cmd.StartJoin = startJoin
 	cmd.RetryJoin = retryJoin
@@ -328,6 +332,13 @@ Options:
                             empty.
   -metrics-addr=<addr>      Serve /metrics in the Prometheus text format on
                             this host:port; off when empty.
+  -heal-interval=30s        How often (plus up to as much again at random) to
+                            try to rejoin members lost to a long partition or
+                            a restart; a negative value turns this off.
+  -heal-attempts=3          Joins tried per heal interval, whatever the
+                            cluster's size.
+  -rejoin-window=72h        How long a failed member is remembered and tried
+                            again.
 
 Event handlers:
 

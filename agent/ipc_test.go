@@ -100,9 +100,9 @@ var (
 	membersRules = &cmpRules{unordered: []string{"/Members"}, loose: []string{"/Members/#/Port"}}
 	// Recordings of members the rebuilt cluster lacks: shapes only.
 	membersShapeRules = &cmpRules{shape: []string{"/Members"}, anything: []string{"/Members/#/Tags"}}
-	statsRules        = &cmpRules{loose: []string{"/runtime/*", "/serf/*"}}
+	statsRules        = &cmpRules{loose: []string{"/runtime/*", "/serf/*"}, extra: []string{"/serf/address_book"}}
 	coordRules        = &cmpRules{loose: []string{"/Coord/Adjustment", "/Coord/Error", "/Coord/Height", "/Coord/Vec/#"}}
-	rttRules          = &cmpRules{loose: append(append([]string{}, statsRules.loose...), coordRules.loose...)}
+	rttRules          = &cmpRules{loose: append(append([]string{}, statsRules.loose...), coordRules.loose...), extra: statsRules.extra}
 	keysRules         = &cmpRules{}
 )
 
@@ -1070,7 +1070,8 @@ func TestIPCStatsAndCoordinates(t *testing.T) {
 	wantKeys := map[string]string{
 		"agent":   "name",
 		"runtime": "arch,cpu_count,goroutines,max_procs,os,version",
-		"serf":    "coordinate_resets,encrypted,event_queue,event_time,failed,health_score,intent_queue,left,member_time,members,query_queue,query_time",
+		// Serf 0.10's keys plus address_book (the heal loop's lost peers).
+		"serf": "address_book,coordinate_resets,encrypted,event_queue,event_time,failed,health_score,intent_queue,left,member_time,members,query_queue,query_time",
 	}
 	for section, keys := range wantKeys {
 		var got []string

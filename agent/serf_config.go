@@ -77,6 +77,9 @@ func (c *Config) SerfConfig(s *StartupSettings, logOutput io.Writer) (*serf.Conf
 	sc.QueryResponseSizeLimit = c.QueryResponseSizeLimit
 	sc.QuerySizeLimit = c.QuerySizeLimit
 	sc.UserEventSizeLimit = c.UserEventSizeLimit
+	if err := c.ApplyHeal(sc); err != nil {
+		return nil, err
+	}
 	sc.LogOutput = logOutput
 	logf := func(format string, args ...any) {
 		fmt.Fprintf(logOutput, "%s "+format+"\n", append([]any{time.Now().Format("2006/01/02 15:04:05")}, args...)...)

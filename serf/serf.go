@@ -70,7 +70,7 @@ var memberlistProtocol = map[uint8]uint8{2: 2, 3: 2, 4: 2, 5: 2}
 // one, except that memberLock's holders take 8, 9 and 10. KeyManager.lock
 // comes before all of them: a key change runs its query under it. The
 // other locks of the package (QueryResponse.closeLock, Query.respLock,
-// Snapshotter.mu) are leaves.
+// Snapshotter.mu, addressBook.mu) are leaves.
 //
 // What may be done while holding a lock: event sends into the pipeline
 // (emit), because every stage of the pipeline is Serf's own, takes none of
@@ -143,6 +143,8 @@ type Serf struct {
 	// recorder adds this node's own join, which is no one to rejoin.
 	previousNodes []*PreviousNode
 	keyManager    *KeyManager
+	// book remembers lost peers for the heal loop (heal.go).
+	book *addressBook
 
 	coordClient    *coordinate.Client
 	coordCache     map[string]*coordinate.Coordinate
@@ -213,6 +215,7 @@ func newSerf(conf *Config) (*Serf, error) {
 		tags:          copyTags(conf.Tags),
 		shutdownCh:    make(chan struct{}),
 		state:         SerfAlive,
+		book:          newAddressBook(conf.NodeName, conf.AddressBookSize, conf.RejoinWindow),
 	}
 	if err := ValidateTags(s.tags, conf.ProtocolVersion); err != nil {
 		return nil, err
@@ -280,14 +283,15 @@ func (s *Serf) startMemberlist() error {
 	return nil
 }
 
-// startBackgroundLoops starts the reaper, the reconnector and the three
-// queue-depth checks.
+// startBackgroundLoops starts the reaper, the reconnector, the three
+// queue-depth checks and the heal loop.
 func (s *Serf) startBackgroundLoops() {
 	s.goFunc(s.reapLoop)
 	s.goFunc(s.reconnectLoop)
 	s.goFunc(func() { s.checkQueueDepth("Intent", s.broadcasts) })
 	s.goFunc(func() { s.checkQueueDepth("Event", s.eventBroadcasts) })
 	s.goFunc(func() { s.checkQueueDepth("Query", s.queryBroadcasts) })
+	s.startHeal()
 }
 
 // startRejoin tries, in the background, the members the snapshot recorded
@@ -624,6 +628,7 @@ func (s *Serf) broadcast(t messageType, msg interface{}, notify chan<- struct{})
 
 // emit hands an event to the pipeline, giving up only at shutdown.
 func (s *Serf) emit(e Event) {
+	s.book.observe(e)
 	if s.eventCh == nil {
 		return
 	}
