@@ -4,11 +4,9 @@ package main
 
 import (
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -21,47 +19,12 @@ import (
 // never answers, a running handler), SIGINT and SIGTERM end it within
 // broadcast_timeout plus two seconds.
 
-// blackHole listens on a loopback port, accepts every connection and
-// never writes a byte: a peer that is up but never answers a join.
-func blackHole(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var mu sync.Mutex
-	var conns []net.Conn
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-		}
-	}()
-	t.Cleanup(func() {
-		ln.Close()
-		<-done
-		mu.Lock()
-		defer mu.Unlock()
-		for _, c := range conns {
-			c.Close()
-		}
-	})
-	return ln.Addr().String()
-}
-
 func TestIntegrationShutdownAbandonsJoinInFlight(t *testing.T) {
 	t.Parallel()
 	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGTERM} {
 		t.Run(sig.String(), func(t *testing.T) {
 			t.Parallel()
-			hole := blackHole(t)
+			hole := testutil.NewBlackhole(t).Addr().String()
 			// The lan profile waits 10s for a TCP answer; the local one
 			// only 1s, which would hide the hang.
 			a := startOpsAgent(t, "hole-"+sig.String()[:3], "-profile=lan", "-broadcast-timeout=1s",
