@@ -328,8 +328,10 @@ Options:
                             configuration.
   -rpc-addr=127.0.0.1:7373  Address the RPC listener binds, for the serf
                             commands and other clients.
-  -http-addr=<addr>         Address for the HTTP API, as host:port; off when
-                            empty.
+  -http-addr=<addr>         Serve the HTTP JSON API, the live cluster page and
+                            /metrics on this host:port (127.0.0.1:8080, say);
+                            off when empty. With rpc_auth set, every request
+                            must carry that token.
   -metrics-addr=<addr>      Serve /metrics in the Prometheus text format on
                             this host:port; off when empty.
   -heal-interval=30s        How often (plus up to as much again at random) to
