@@ -53,7 +53,7 @@ type testAgentOptions struct {
 	tagsFile string
 	// network, if set, carries the gossip in memory instead of on
 	// loopback sockets (the RPC server still listens on a socket).
-	network *memberlist.MockNetwork
+	network *testutil.MemNetwork
 }
 
 // testNode is a running agent with an RPC server on 127.0.0.1.
@@ -108,7 +108,7 @@ func startTestNode(t testing.TB, o testAgentOptions) *testNode {
 
 	sc := newTestSerfConfig(o.name, o.port, logs)
 	if o.network != nil {
-		sc.MemberlistConfig.Transport = o.network.NewTransport(o.name)
+		sc.MemberlistConfig.Transport = o.network.NewTransport()
 	}
 	sc.Tags = o.tags
 	if len(o.keyring) > 0 {

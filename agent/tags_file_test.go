@@ -6,12 +6,12 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/hashicorp/memberlist"
+	"github.com/serfclone/serf/testutil"
 )
 
 func TestSetTagsRefusedLeavesTagsFile(t *testing.T) {
 	tagsFile := filepath.Join(t.TempDir(), "tags.json")
-	n := startTestNode(t, testAgentOptions{name: "refused", tagsFile: tagsFile, network: &memberlist.MockNetwork{}})
+	n := startTestNode(t, testAgentOptions{name: "refused", tagsFile: tagsFile, network: &testutil.MemNetwork{}})
 	if err := n.agent.UpdateTags(map[string]string{"a": "b"}, nil); err != nil {
 		t.Fatal(err)
 	}

@@ -6,9 +6,8 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/hashicorp/memberlist"
-
 	"github.com/serfclone/serf/client"
+	"github.com/serfclone/serf/testutil"
 )
 
 // TestConcurrentTagUpdatesKeepEvery runs many tag RPCs at once; each sets
@@ -16,7 +15,7 @@ import (
 // the tags file.
 func TestConcurrentTagUpdatesKeepEvery(t *testing.T) {
 	tagsFile := filepath.Join(t.TempDir(), "tags.json")
-	n := startTestNode(t, testAgentOptions{name: "concurrent", tagsFile: tagsFile, network: &memberlist.MockNetwork{}})
+	n := startTestNode(t, testAgentOptions{name: "concurrent", tagsFile: tagsFile, network: &testutil.MemNetwork{}})
 	const writers = 16
 	var wg sync.WaitGroup
 	errs := make(chan error, writers)
