@@ -73,6 +73,7 @@ func parseFlags(args []string, errOut io.Writer, visit func(*flag.Flag)) (*Confi
 		retryInterval      string
 		broadcastTimeout   string
 		handlerTimeout     string
+		handshakeTimeout   string
 		disableCompression bool
 	)
 	fs := flag.NewFlagSet("agent", flag.ContinueOnError)
@@ -114,6 +115,8 @@ func parseFlags(args []string, errOut io.Writer, visit func(*flag.Flag)) (*Confi
 	fs.StringVar(&cmd.HTTPAddr, "http-addr", "", "address to serve the HTTP API and page on")
 	fs.IntVar(&cmd.HandlerQueueLimit, "handler-queue-limit", 0, "events that may wait for handlers, per lane")
 	fs.StringVar(&handlerTimeout, "handler-timeout", "", "time limit of one handler script run")
+	fs.StringVar(&handshakeTimeout, "rpc-handshake-timeout", "", "time a new RPC connection has to handshake")
+	fs.IntVar(&cmd.RPCMaxConns, "rpc-max-conns", 0, "most RPC connections open at once")
 
 	if visit != nil {
 		fs.VisitAll(visit)
@@ -148,6 +151,13 @@ func parseFlags(args []string, errOut io.Writer, visit func(*flag.Flag)) (*Confi
 			return nil, nil, fmt.Errorf("Error: %s", err)
 		}
 		cmd.HandlerTimeout = d
+	}
+	if handshakeTimeout != "" {
+		d, err := time.ParseDuration(handshakeTimeout)
+		if err != nil {
+			return nil, nil, fmt.Errorf("Error: %w", err)
+		}
+		cmd.RPCHandshakeTimeout = d
 	}
 	cmd.StartJoin = startJoin
 	cmd.RetryJoin = retryJoin
@@ -231,6 +241,9 @@ func buildConfig(args []string, errOut io.Writer,
 	}
 
 	if err := config.checkDurations(); err != nil {
+		return nil, nil, err
+	}
+	if err := config.checkLimits(); err != nil {
 		return nil, nil, err
 	}
 
@@ -347,6 +360,14 @@ Options:
                             configuration.
   -rpc-addr=127.0.0.1:7373  Address the RPC listener binds, for the serf
                             commands and other clients.
+  -rpc-handshake-timeout=5s Time a new RPC connection has to send its
+                            handshake, and its auth token when rpc_auth is
+                            set. The agent closes connections that take
+                            longer.
+  -rpc-max-conns=512        Most RPC connections open at once. A connection
+                            past it is told "too many RPC connections" and
+                            closed. The HTTP API gets its own limit of the
+                            same size; connections past it wait.
   -http-addr=<addr>         Address for the HTTP API, as host:port; off when
                             empty.
   -metrics-addr=<addr>      Serve /metrics in the Prometheus text format on
