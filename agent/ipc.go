@@ -146,27 +146,31 @@ func (i *AgentIPC) acceptLoop() {
 			continue
 		}
 		backoff = 0
+		// Only this loop adds clients, so the count can only fall
+		// between the check and the add below.
 		i.mu.Lock()
-		if i.stopped {
-			i.mu.Unlock()
-			_ = conn.Close()
-			return
-		}
-		if len(i.clients) >= i.limits.MaxConns {
+		full := len(i.clients) >= i.limits.MaxConns
+		i.mu.Unlock()
+		if full {
 			i.refuse(conn)
-			i.mu.Unlock()
 			continue
 		}
 		i.logger.Printf("[INFO] agent.ipc: Accepted client: %v", conn.RemoteAddr())
 		metrics.IncrCounter([]string{"agent", "ipc", "accept"}, 1)
 		// The handshake deadline runs from the accept; admit lifts it.
 		if err := conn.SetReadDeadline(time.Now().Add(i.limits.HandshakeTimeout)); err != nil {
-			i.mu.Unlock()
 			i.logger.Printf("[ERR] agent.ipc: failed to set handshake deadline: %v", err)
 			_ = conn.Close()
 			continue
 		}
+
 		c := newRPCConn(conn, i.handle, i.limits.WriteTimeout)
+		i.mu.Lock()
+		if i.stopped {
+			i.mu.Unlock()
+			_ = conn.Close()
+			return
+		}
 		i.clients[c] = struct{}{}
 		i.wg.Add(1)
 		i.mu.Unlock()

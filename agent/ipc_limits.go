@@ -119,15 +119,17 @@ func isTimeout(err error) bool {
 }
 
 // refuse answers a connection past the cap and closes it, in its own
-// goroutine; with too many refusals already running it closes it at once.
-// Called by the accept loop with i.mu held.
+// goroutine; with too many refusals already running (or the server
+// stopping) it closes it at once.
 func (i *AgentIPC) refuse(conn net.Conn) {
 	metrics.IncrCounter([]string{"agent", "ipc", "refused"}, 1)
 	if ok, skipped := i.refuseWarn.allow(time.Now()); ok {
 		i.logger.Printf("[WARN] agent.ipc: Refusing client %v: %s (limit %d)%s",
 			conn.RemoteAddr(), errTooManyConnsText, i.limits.MaxConns, skippedNote(skipped))
 	}
-	if len(i.refusing) >= ipcMaxRefusing {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	if i.stopped || len(i.refusing) >= ipcMaxRefusing {
 		_ = conn.Close()
 		return
 	}
