@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -152,7 +153,8 @@ func TestIntegrationRPCConnectionCap(t *testing.T) {
 
 // TestIntegrationRPCStalledStreamReader: a client that opens a monitor
 // and an event stream and never reads them does not make the agent
-// buffer without bound, and other clients are still served.
+// buffer without bound, other clients are still served, and the agent
+// lets go of the stalled connection.
 func TestIntegrationRPCStalledStreamReader(t *testing.T) {
 	t.Setenv("GOGC", "25") // measure what is kept, not GC pacing (see newHostileTarget)
 	a := startAgent(t, "rpc-stall")
@@ -188,6 +190,16 @@ func TestIntegrationRPCStalledStreamReader(t *testing.T) {
 	})
 	if grew := agentRSS(t, pid) - base; grew > 50<<20 {
 		t.Errorf("with a stalled stream reader the agent's RSS grew by %d MiB", grew>>20)
+	}
+	// Once a write to it has made no progress for a while, the agent
+	// closes the connection, which frees what it held for it.
+	if err := testutil.Poll(60*time.Second, 200*time.Millisecond, func() error {
+		if !strings.Contains(a.proc.Stdout(), "i/o timeout") {
+			return errors.New("the agent still holds the connection of the client that stopped reading")
+		}
+		return nil
+	}); err != nil {
+		t.Error(err)
 	}
 }
 
