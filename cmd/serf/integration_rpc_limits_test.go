@@ -9,8 +9,12 @@ import (
 	"io"
 	"net"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -200,6 +204,78 @@ func TestIntegrationRPCStalledStreamReader(t *testing.T) {
 		return nil
 	}); err != nil {
 		t.Error(err)
+	}
+}
+
+// TestIdleRPCConnectionsFigures prints the resident memory and open
+// descriptors of an agent (the binary as shipped, no race detector) while
+// 3,000 connections that never send a handshake are open, over the
+// handshake deadline. A figure, not a check; it runs only with
+// SERF_MEASURE_RSS=1:
+//
+//	SERF_MEASURE_RSS=1 go test -run '^TestIdleRPCConnectionsFigures$' -count=1 -v ./cmd/serf
+//
+// Without the limits every connection stayed open (3,000 descriptors,
+// about +17 MiB); with the defaults at most 512 (+16 being refused) are
+// held, and none after 5 s.
+func TestIdleRPCConnectionsFigures(t *testing.T) {
+	if os.Getenv("SERF_MEASURE_RSS") != "1" {
+		t.Skip("set SERF_MEASURE_RSS=1 to measure idle RPC connections")
+	}
+	const idle = 3000
+	wd, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(t.TempDir(), "serf")
+	build := exec.Command("go", "build", "-o", bin, "./cmd/serf")
+	build.Dir = filepath.Join(wd, "..", "..")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	ports, err := testutil.FreePorts(2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rpc := "127.0.0.1:" + strconv.Itoa(ports[1])
+	p, err := testutil.StartProcess(bin, t.TempDir(), nil, "agent", "-node=idle-rpc",
+		"-bind=127.0.0.1:"+strconv.Itoa(ports[0]), "-rpc-addr="+rpc, "-profile=local")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(p.Kill)
+	if err := p.WaitOutput("Log data will now stream in as it occurs", 20*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	pid := p.Cmd.Process.Pid
+	report := func(when string, open int64) {
+		fds, _ := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+		t.Logf("%-26s VmRSS %6.1f MiB, %4d descriptors, %4d connections open", when,
+			float64(agentRSS(t, pid))/(1<<20), len(fds), open)
+	}
+	report("before:", 0)
+
+	var open atomic.Int64
+	var readers sync.WaitGroup
+	t.Cleanup(readers.Wait) // cleanups run last first: after the connections close
+	start := time.Now()
+	for i := 0; i < idle; i++ {
+		conn, err := net.DialTimeout("tcp", rpc, 5*time.Second)
+		if err != nil {
+			t.Fatalf("connection %d: %v", i, err)
+		}
+		open.Add(1)
+		readers.Add(1)
+		go func() {
+			defer readers.Done()
+			_, _ = io.Copy(io.Discard, conn) // until the agent closes it
+			open.Add(-1)
+		}()
+		t.Cleanup(func() { conn.Close() })
+	}
+	for _, at := range []time.Duration{time.Second, 3 * time.Second, 8 * time.Second, 15 * time.Second} {
+		time.Sleep(time.Until(start.Add(at))) // figures at fixed times, not a wait for a condition
+		report(fmt.Sprintf("%d connections, +%v:", idle, at), open.Load())
 	}
 }
 
