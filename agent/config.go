@@ -43,6 +43,15 @@ const (
 	DefaultUserCoalescePeriod  = 3 * time.Second
 	DefaultUserQuiescentPeriod = time.Second
 
+	// DefaultRPCHandshakeTimeout is how long a new RPC connection has to
+	// complete its handshake (and auth, when rpc_auth is set).
+	DefaultRPCHandshakeTimeout = 5 * time.Second
+	// DefaultRPCMaxConns is how many RPC connections may be open at once,
+	// and separately how many HTTP connections. Far above what scripts
+	// running `serf members` in loops or a few monitors need, far below
+	// the descriptors an agent has.
+	DefaultRPCMaxConns = 512
+
 	// MinRetryInterval and MinBroadcastTimeout are the floors below which
 	// the agent warns and raises the value, as Serf does.
 	MinRetryInterval    = time.Second
@@ -177,6 +186,14 @@ type Config struct {
 	HealInterval time.Duration `config:"heal_interval"`
 	HealAttempts int           `config:"heal_attempts"`
 	RejoinWindow time.Duration `config:"rejoin_window"`
+	// RPCHandshakeTimeout is how long a new RPC connection may take to
+	// send its handshake (and auth, when rpc_auth is set) before the agent
+	// closes it. Not in Serf 0.10, which waits forever.
+	RPCHandshakeTimeout time.Duration `config:"rpc_handshake_timeout"`
+	// RPCMaxConns bounds the RPC connections open at once; one past it is
+	// answered "too many RPC connections" and closed. The HTTP listener
+	// gets a bound of the same size of its own. Not in Serf 0.10.
+	RPCMaxConns int `config:"rpc_max_conns"`
 	// ValidateNodeNames is accepted but never merged nor applied.
 	ValidateNodeNames bool `config:"validate_node_names"`
 	// MsgpackUseNewTimeFormat is accepted but never merged nor applied.
@@ -211,5 +228,7 @@ func DefaultConfig() *Config {
 		QuiescentPeriod:        DefaultQuiescentPeriod,
 		UserCoalescePeriod:     DefaultUserCoalescePeriod,
 		UserQuiescentPeriod:    DefaultUserQuiescentPeriod,
+		RPCHandshakeTimeout:    DefaultRPCHandshakeTimeout,
+		RPCMaxConns:            DefaultRPCMaxConns,
 	}
 }

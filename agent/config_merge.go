@@ -129,6 +129,8 @@ func MergeConfig(a, b *Config) *Config {
 	mergeInt(&result.RetryMaxAttempts, b.RetryMaxAttempts)
 	mergeInt(&result.HandlerQueueLimit, b.HandlerQueueLimit)
 	mergeDuration(&result.HandlerTimeout, b.HandlerTimeout)
+	mergeInt(&result.RPCMaxConns, b.RPCMaxConns)
+	mergeDuration(&result.RPCHandshakeTimeout, b.RPCHandshakeTimeout)
 
 	mergeDuration(&result.ReconnectInterval, b.ReconnectInterval)
 	mergeDuration(&result.ReconnectTimeout, b.ReconnectTimeout)

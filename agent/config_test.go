@@ -51,6 +51,8 @@ func TestDefaultConfig(t *testing.T) {
 		QuiescentPeriod:        time.Second,
 		UserCoalescePeriod:     3 * time.Second,
 		UserQuiescentPeriod:    time.Second,
+		RPCHandshakeTimeout:    5 * time.Second,
+		RPCMaxConns:            512,
 	}
 	if !reflect.DeepEqual(c, want) {
 		t.Fatalf("DefaultConfig() =\n%+v\nwant\n%+v", c, want)
@@ -109,6 +111,8 @@ const fullJSON = `{
   "http_addr": "127.0.0.1:8080",
   "handler_queue_limit": 64,
   "handler_timeout": "45s",
+  "rpc_handshake_timeout": "3s",
+  "rpc_max_conns": 64,
   "coalesce_period": "4s",
   "quiescent_period": "2s",
   "user_coalesce_period": "5s",
@@ -166,6 +170,8 @@ var fullConfig = Config{
 	HTTPAddr:                "127.0.0.1:8080",
 	HandlerQueueLimit:       64,
 	HandlerTimeout:          45 * time.Second,
+	RPCHandshakeTimeout:     3 * time.Second,
+	RPCMaxConns:             64,
 	CoalescePeriod:          4 * time.Second,
 	QuiescentPeriod:         2 * time.Second,
 	UserCoalescePeriod:      5 * time.Second,
@@ -795,5 +801,53 @@ func TestMDNSNetworkInterface(t *testing.T) {
 	c := &Config{Interface: "no-such-iface0", MDNS: MDNSConfig{Interface: "no-such-iface1"}}
 	if _, err := c.MDNSNetworkInterface(); err == nil {
 		t.Fatal("no error for missing mDNS interface")
+	}
+}
+
+// TestRPCLimitSettings: rpc_handshake_timeout and rpc_max_conns come from
+// files and flags (flags win), zero keeps the default, and values the
+// server cannot run with stop the start with an error naming the key.
+func TestRPCLimitSettings(t *testing.T) {
+	cases := []struct {
+		name        string
+		json        string
+		flags       []string
+		wantErr     string
+		wantTimeout time.Duration
+		wantConns   int
+	}{
+		{name: "defaults", json: `{}`, wantTimeout: 5 * time.Second, wantConns: 512},
+		{name: "file", json: `{"rpc_handshake_timeout": "2s", "rpc_max_conns": 40}`,
+			wantTimeout: 2 * time.Second, wantConns: 40},
+		{name: "flags over file", json: `{"rpc_handshake_timeout": "2s", "rpc_max_conns": 40}`,
+			flags:       []string{"-rpc-handshake-timeout=750ms", "-rpc-max-conns=3"},
+			wantTimeout: 750 * time.Millisecond, wantConns: 3},
+		{name: "zero keeps the default", json: `{"rpc_handshake_timeout": "0s", "rpc_max_conns": 0}`,
+			wantTimeout: 5 * time.Second, wantConns: 512},
+		{name: "negative timeout", json: `{"rpc_handshake_timeout": "-1s"}`,
+			wantErr: "Invalid rpc_handshake_timeout: -1s (must be greater than zero)"},
+		{name: "negative cap", flags: []string{"-rpc-max-conns=-1"}, json: `{}`,
+			wantErr: "Invalid rpc_max_conns: -1 (must be greater than zero)"},
+		{name: "bad flag duration", flags: []string{"-rpc-handshake-timeout=soon"}, json: `{}`,
+			wantErr: `Error: time: invalid duration "soon"`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			path := writeFile(t, t.TempDir(), "c.json", tc.json)
+			c, _, err := build(t, append([]string{"-config-file=" + path}, tc.flags...)...)
+			if tc.wantErr != "" {
+				if err == nil || err.Error() != tc.wantErr {
+					t.Fatalf("err = %v, want %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.RPCHandshakeTimeout != tc.wantTimeout || c.RPCMaxConns != tc.wantConns {
+				t.Errorf("rpc_handshake_timeout = %v, rpc_max_conns = %d; want %v, %d",
+					c.RPCHandshakeTimeout, c.RPCMaxConns, tc.wantTimeout, tc.wantConns)
+			}
+		})
 	}
 }

@@ -23,10 +23,20 @@ func (c *Config) checkDurations() error {
 		{"quiescent_period", c.QuiescentPeriod},
 		{"user_coalesce_period", c.UserCoalescePeriod},
 		{"user_quiescent_period", c.UserQuiescentPeriod},
+		{"rpc_handshake_timeout", c.RPCHandshakeTimeout},
 	} {
 		if d.value <= 0 {
 			return fmt.Errorf("Invalid %s: %v (must be greater than zero)", d.key, d.value)
 		}
+	}
+	return nil
+}
+
+// checkLimits refuses a negative rpc_max_conns (0 in a layer leaves the
+// value below it, as for every number).
+func (c *Config) checkLimits() error {
+	if c.RPCMaxConns < 0 {
+		return fmt.Errorf("Invalid rpc_max_conns: %d (must be greater than zero)", c.RPCMaxConns)
 	}
 	return nil
 }

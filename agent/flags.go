@@ -58,6 +58,7 @@ func parseFlags(args []string, errOut io.Writer, visit func(*flag.Flag)) (*Confi
 		retryInterval      string
 		broadcastTimeout   string
 		handlerTimeout     string
+		handshakeTimeout   string
 		disableCompression bool
 	)
 	fs := flag.NewFlagSet("agent", flag.ContinueOnError)
@@ -100,6 +101,8 @@ func parseFlags(args []string, errOut io.Writer, visit func(*flag.Flag)) (*Confi
 	fs.IntVar(&cmd.HandlerQueueLimit, "handler-queue-limit", 0, "events that may wait for handlers, per lane")
 	fs.StringVar(&handlerTimeout, "handler-timeout", "", "time limit of one handler script run")
 	applyHeal := healFlags(fs, &cmd)
+	fs.StringVar(&handshakeTimeout, "rpc-handshake-timeout", "", "time a new RPC connection has to handshake")
+	fs.IntVar(&cmd.RPCMaxConns, "rpc-max-conns", 0, "most RPC connections open at once")
 
 	if visit != nil {
 		fs.VisitAll(visit)
@@ -137,6 +140,13 @@ func parseFlags(args []string, errOut io.Writer, visit func(*flag.Flag)) (*Confi
 	}
 	if err := applyHeal(); err != nil {
 		return nil, nil, fmt.Errorf("Error: %w", err)
+	}
+	if handshakeTimeout != "" {
+		d, err := time.ParseDuration(handshakeTimeout)
+		if err != nil {
+			return nil, nil, fmt.Errorf("Error: %w", err)
+		}
+		cmd.RPCHandshakeTimeout = d
 	}
 	cmd.StartJoin = startJoin
 	cmd.RetryJoin = retryJoin
@@ -212,6 +222,9 @@ func buildConfig(args []string, errOut io.Writer,
 	}
 
 	if err := config.checkDurations(); err != nil {
+		return nil, nil, err
+	}
+	if err := config.checkLimits(); err != nil {
 		return nil, nil, err
 	}
 
@@ -328,6 +341,14 @@ Options:
                             configuration.
   -rpc-addr=127.0.0.1:7373  Address the RPC listener binds, for the serf
                             commands and other clients.
+  -rpc-handshake-timeout=5s Time a new RPC connection has to send its
+                            handshake, and its auth token when rpc_auth is
+                            set. The agent closes connections that take
+                            longer.
+  -rpc-max-conns=512        Most RPC connections open at once. A connection
+                            past it is told "too many RPC connections" and
+                            closed. The HTTP API gets its own limit of the
+                            same size; connections past it wait.
   -http-addr=<addr>         Serve the HTTP JSON API, the live cluster page and
                             /metrics on this host:port (127.0.0.1:8080, say);
                             off when empty. With rpc_auth set, every request

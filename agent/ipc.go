@@ -18,10 +18,12 @@ import (
 // AgentIPC is the agent's RPC server, Serf's msgpack RPC: it accepts TCP clients,
 // requires a handshake (and the auth key, if one is set), and runs their
 // requests against the agent. Every goroutine it starts is stopped and
-// waited for by Shutdown.
+// waited for by Shutdown. Clients are bounded (see ipc_limits.go): a
+// handshake deadline, a cap on open connections, and a write timeout.
 type AgentIPC struct {
 	agent     *Agent
 	authKey   string
+	limits    ipcLimits
 	listener  net.Listener
 	logger    *log.Logger
 	logWriter *LogWriter
@@ -31,9 +33,15 @@ type AgentIPC struct {
 	// startup as in Serf (a reload does not change it).
 	eventHandlers map[string]string
 
-	mu      sync.Mutex
-	clients map[*rpcConn]struct{}
-	stopped bool // no new clients; set by closeAll
+	// timeoutWarn and refuseWarn space the warnings about connections
+	// closed at the handshake deadline and refused over the cap.
+	timeoutWarn warnLimiter
+	refuseWarn  warnLimiter
+
+	mu       sync.Mutex
+	clients  map[*rpcConn]struct{}
+	refusing map[net.Conn]struct{} // connections over the cap being answered
+	stopped  bool                  // no new clients; set by closeAll
 
 	stopCh   chan struct{}
 	stopOnce sync.Once
@@ -43,21 +51,31 @@ type AgentIPC struct {
 // NewAgentIPC starts serving RPC clients on listener. authKey, when not
 // empty, must be presented with "auth" before any other command. Log lines
 // go to logOutput; logWriter feeds monitors (it may be nil: monitors then
-// receive nothing). When the agent shuts down, the listener and every
-// connection are closed; call Shutdown to wait for the server to finish.
+// receive nothing). The handshake timeout and the connection cap come
+// from the agent's configuration (rpc_handshake_timeout, rpc_max_conns).
+// When the agent shuts down, the listener and every connection are
+// closed; call Shutdown to wait for the server to finish.
 func NewAgentIPC(agent *Agent, authKey string, listener net.Listener, logOutput io.Writer, logWriter *LogWriter) *AgentIPC {
+	return newAgentIPC(agent, authKey, listener, logOutput, logWriter, ipcLimitsFromConfig(agent.Config()))
+}
+
+func newAgentIPC(agent *Agent, authKey string, listener net.Listener, logOutput io.Writer, logWriter *LogWriter, limits ipcLimits) *AgentIPC {
 	if logOutput == nil {
 		logOutput = io.Discard
 	}
 	i := &AgentIPC{
 		agent:         agent,
 		authKey:       authKey,
+		limits:        limits,
+		timeoutWarn:   warnLimiter{interval: ipcLimitWarnInterval},
+		refuseWarn:    warnLimiter{interval: ipcLimitWarnInterval},
 		listener:      listener,
 		logger:        log.New(logOutput, "", log.LstdFlags),
 		logWriter:     logWriter,
 		handle:        newIPCHandle(),
 		eventHandlers: statsEventHandlers(agent.Config()),
 		clients:       make(map[*rpcConn]struct{}),
+		refusing:      make(map[net.Conn]struct{}),
 		stopCh:        make(chan struct{}),
 	}
 	i.wg.Add(2)
@@ -87,6 +105,9 @@ func (i *AgentIPC) closeAll() {
 	}
 	for c := range i.clients {
 		c.close()
+	}
+	for conn := range i.refusing {
+		_ = conn.Close()
 	}
 }
 
@@ -125,10 +146,25 @@ func (i *AgentIPC) acceptLoop() {
 			continue
 		}
 		backoff = 0
+		// Only this loop adds clients, so the count can only fall
+		// between the check and the add below.
+		i.mu.Lock()
+		full := len(i.clients) >= i.limits.MaxConns
+		i.mu.Unlock()
+		if full {
+			i.refuse(conn)
+			continue
+		}
 		i.logger.Printf("[INFO] agent.ipc: Accepted client: %v", conn.RemoteAddr())
 		metrics.IncrCounter([]string{"agent", "ipc", "accept"}, 1)
+		// The handshake deadline runs from the accept; admit lifts it.
+		if err := conn.SetReadDeadline(time.Now().Add(i.limits.HandshakeTimeout)); err != nil {
+			i.logger.Printf("[ERR] agent.ipc: failed to set handshake deadline: %v", err)
+			_ = conn.Close()
+			continue
+		}
 
-		c := newRPCConn(conn, i.handle)
+		c := newRPCConn(conn, i.handle, i.limits.WriteTimeout)
 		i.mu.Lock()
 		if i.stopped {
 			i.mu.Unlock()
@@ -156,14 +192,27 @@ func (i *AgentIPC) serveClient(c *rpcConn) {
 	defer i.dropClient(c)
 	for {
 		if err := c.decode(&c.header); err != nil {
-			if !c.closed() && !errors.Is(err, io.EOF) {
+			switch {
+			case c.closed() || errors.Is(err, io.EOF):
+			case !c.admitted && isTimeout(err):
+				i.handshakeTimedOut(c)
+			default:
 				i.logger.Printf("[ERR] agent.ipc: failed to decode request header: %v", err)
 			}
 			return
 		}
-		if err := i.handleRequest(c, c.header.Command, c.header.Seq); err != nil {
+		err := i.handleRequest(c, c.header.Command, c.header.Seq)
+		if err == nil {
+			err = i.admit(c)
+		}
+		if err != nil {
 			if !c.closed() {
-				i.logger.Printf("[ERR] agent.ipc: Failed to evaluate request: %v", err)
+				if !c.admitted && isTimeout(err) {
+					// A body that stalled past the handshake deadline.
+					i.handshakeTimedOut(c)
+				} else {
+					i.logger.Printf("[ERR] agent.ipc: Failed to evaluate request: %v", err)
+				}
 			}
 			return
 		}

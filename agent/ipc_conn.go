@@ -29,9 +29,10 @@ type rpcConn struct {
 	enc       *codec.Encoder
 
 	// Only the request goroutine touches these.
-	header  ipcRequestHeader // reused on purpose, see ipcRequestHeader
-	version int32            // 0 until the handshake succeeds
-	didAuth bool
+	header   ipcRequestHeader // reused on purpose, see ipcRequestHeader
+	version  int32            // 0 until the handshake succeeds
+	didAuth  bool
+	admitted bool // handshake (and auth) done: deadline and small bound lifted
 
 	// mu guards the subscriptions and the query IDs, which the stream
 	// goroutines and the request goroutine share.
@@ -51,12 +52,15 @@ type rpcConn struct {
 	wg sync.WaitGroup
 }
 
-func newRPCConn(conn net.Conn, handle *codec.MsgpackHandle) *rpcConn {
-	w := bufio.NewWriter(conn)
+// newRPCConn wraps a new connection. Until the server admits it, objects
+// are bounded by ipcPreHandshakeObjectSize. A write that makes no
+// progress for writeTimeout fails (0: no limit).
+func newRPCConn(conn net.Conn, handle *codec.MsgpackHandle, writeTimeout time.Duration) *rpcConn {
+	w := bufio.NewWriter(deadlineWriter{conn: conn, timeout: writeTimeout})
 	return &rpcConn{
 		conn:           conn,
 		addr:           conn.RemoteAddr().String(),
-		reader:         newIPCObjectReader(conn, maxIPCObjectSize),
+		reader:         newIPCObjectReader(conn, ipcPreHandshakeObjectSize),
 		dec:            codec.NewDecoderBytes(nil, handle),
 		writer:         w,
 		enc:            codec.NewEncoder(w, handle),

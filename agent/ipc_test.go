@@ -1400,7 +1400,7 @@ func TestIPCStreamDropsWithoutBlocking(t *testing.T) {
 	defer client.Close()
 	var out testutil.SyncBuffer
 	i := &AgentIPC{agent: &Agent{}, logger: log.New(&out, "", 0)}
-	c := newRPCConn(server, newIPCHandle())
+	c := newRPCConn(server, newIPCHandle(), 0)
 
 	s := newIPCEventStream(i, c, 2, ParseEventFilter("*"))
 	m := newIPCLogStream(i, c, 3, NewLevelFilter("INFO", nil))
