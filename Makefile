@@ -23,7 +23,7 @@ test-short:
 # bench prints the benchmark figures; nothing here passes or fails on speed.
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 1s $(PKGS)
-	SERF_MEASURE_RSS=1 $(GO) test -run '^TestIdleAgentRSS$$' -count=1 -v ./cmd/serf
+	SERF_MEASURE_RSS=1 $(GO) test -run '^(TestIdleAgentRSS|TestHandlerFloodRSS|TestIdleRPCConnectionsFigures)$$' -count=1 -v -timeout 20m ./cmd/serf
 
 # fuzz runs each fuzz target for FUZZTIME (default 30s).
 FUZZTIME ?= 30s
