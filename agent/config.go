@@ -129,6 +129,10 @@ type Config struct {
 	TombstoneTimeout time.Duration `config:"tombstone_timeout"`
 	// DisableNameResolution only logs name conflicts.
 	DisableNameResolution bool `config:"disable_name_resolution"`
+	// DisablePush (ours) leaves new user events and queries to gossip
+	// alone, as Serf 0.10 does, instead of also sending them at once to a
+	// few members.
+	DisablePush bool `config:"disable_push"`
 	// EnableSyslog also sends logs to syslog.
 	EnableSyslog bool `config:"enable_syslog"`
 	// SyslogFacility is the syslog facility name.
@@ -498,6 +502,7 @@ func MergeConfig(a, b *Config) *Config {
 	result.MDNS.DisableIPv4 = a.MDNS.DisableIPv4 || b.MDNS.DisableIPv4
 	result.MDNS.DisableIPv6 = a.MDNS.DisableIPv6 || b.MDNS.DisableIPv6
 	result.DisableNameResolution = a.DisableNameResolution || b.DisableNameResolution
+	result.DisablePush = a.DisablePush || b.DisablePush
 	result.EnableSyslog = a.EnableSyslog || b.EnableSyslog
 	result.LogJSON = a.LogJSON || b.LogJSON
 	result.RejoinAfterLeave = a.RejoinAfterLeave || b.RejoinAfterLeave

@@ -103,6 +103,7 @@ const fullJSON = `{
   "log_json": true,
   "http_addr": "127.0.0.1:8080",
   "validate_node_names": true,
+  "disable_push": true,
   "MsgpackUseNewTimeFormat": true
 }`
 
@@ -152,6 +153,7 @@ var fullConfig = Config{
 	HTTPAddr:                "127.0.0.1:8080",
 	ValidateNodeNames:       true,
 	MsgpackUseNewTimeFormat: true,
+	DisablePush:             true,
 }
 
 func TestDecodeConfigEveryKey(t *testing.T) {

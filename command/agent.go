@@ -485,6 +485,9 @@ func buildSerfConfig(conf *agent.Config, s *agent.StartupSettings, logOutput io.
 	sc.RejoinAfterLeave = conf.RejoinAfterLeave
 	sc.KeyringFile = conf.KeyringFile
 	sc.EnableNameConflictResolution = !conf.DisableNameResolution
+	if conf.DisablePush {
+		sc.PushFanout = 0
+	}
 	sc.CoalescePeriod = 3 * time.Second
 	sc.QuiescentPeriod = time.Second
 	sc.UserCoalescePeriod = 3 * time.Second
