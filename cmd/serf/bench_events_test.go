@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"fmt"
 	"os"
 	"os/exec"
@@ -8,6 +9,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -19,8 +21,12 @@ import (
 // default) and off (disable_push: Serf's gossip alone), as the shipped
 // binary runs them on the default LAN profile:
 //
-//   - event: from starting `serf event` on one member until the event's
-//     handler has run on every member (the handler writes a time stamp);
+//   - handlers: from starting `serf event` on one member until the
+//     event's handler has started on every member (it writes a time
+//     stamp); on a small machine this is bound by the CPU that N
+//     handler processes starting at once take;
+//   - agents: the same until every agent has logged the event's arrival
+//     (seen through one `serf monitor` per agent), no handler involved;
 //   - query: how long `serf query` takes to return with every member's
 //     response, with the agent's default timeout;
 //   - packets: UDP datagrams sent per event by the whole cluster, above
@@ -68,7 +74,7 @@ func TestEventAndQuerySpeed(t *testing.T) {
 			rows = append(rows, r.String())
 		}
 	}
-	t.Logf("\n%-6s %-6s %14s %14s %14s %12s\n%s", "N", "push", "event p50", "event max", "query p50", "pkts/event",
+	t.Logf("\n%-6s %-6s %14s %14s %14s %14s %12s\n%s", "N", "push", "agents p50", "handlers p50", "handlers max", "query p50", "pkts/event",
 		strings.Join(rows, "\n"))
 }
 
@@ -77,6 +83,7 @@ type speedResult struct {
 	n            int
 	push         bool
 	events       []time.Duration
+	arrivals     []time.Duration
 	queries      []time.Duration
 	queryTimeout string
 	packets      float64 // -1 when not counted
@@ -91,7 +98,8 @@ func (r speedResult) String() string {
 	if r.push {
 		mode = "on"
 	}
-	return fmt.Sprintf("%-6d %-6s %14v %14v %14v %12s", r.n, mode,
+	return fmt.Sprintf("%-6d %-6s %14v %14v %14v %14v %12s", r.n, mode,
+		median(r.arrivals).Round(time.Millisecond),
 		median(r.events).Round(time.Millisecond), maxOf(r.events).Round(time.Millisecond),
 		median(r.queries).Round(time.Millisecond), pk)
 }
@@ -213,7 +221,15 @@ func measureCluster(t *testing.T, bin string, n int, push bool) speedResult {
 	if err := os.WriteFile(conf, []byte(fmt.Sprintf(`{"disable_push": %v}`, !push)), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	eventHandler := `user:bench=read p; echo "$SERF_SELF_NAME $p $(date +%s%N)" >> ` + stamps
+	// The handler stamps its start in microseconds. bash's own clock
+	// spares a fork of date(1) per member, which on a small machine
+	// running N handlers at once would weigh on the figure.
+	script := filepath.Join(dir, "stamp.sh")
+	stampScript := "#!/bin/bash\nread -r p\necho \"$SERF_SELF_NAME $p ${EPOCHREALTIME/./}\" >> " + stamps + "\n"
+	if err := os.WriteFile(script, []byte(stampScript), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	eventHandler := "user:bench=exec " + script
 	queryHandler := `query:benchq=echo ok`
 
 	ports := bn.ports(t, 2*n)
@@ -267,6 +283,7 @@ func measureCluster(t *testing.T, bin string, n int, push bool) speedResult {
 			return nil
 		})
 	}
+	arrivals := watchArrivals(t, bn, bin, dir, rpcs)
 	time.Sleep(2 * time.Second) // let the joins' gossip die down
 
 	// Idle packet rate over one settle window.
@@ -292,14 +309,14 @@ func measureCluster(t *testing.T, bin string, n int, push bool) speedResult {
 				if len(f) != 3 || f[1] != payload {
 					continue
 				}
-				ns, err := strconv.ParseInt(f[2], 10, 64)
+				us, err := strconv.ParseInt(f[2], 10, 64)
 				if err != nil {
 					continue
 				}
 				if _, dup := seen[f[0]]; dup {
 					return fmt.Errorf("%s ran the handler of %s twice", f[0], payload)
 				}
-				seen[f[0]] = time.Unix(0, ns)
+				seen[f[0]] = time.UnixMicro(us)
 			}
 			if len(seen) < n {
 				return fmt.Errorf("%d of %d handlers ran for %s", len(seen), n, payload)
@@ -313,6 +330,7 @@ func measureCluster(t *testing.T, bin string, n int, push bool) speedResult {
 			return nil
 		})
 		res.events = append(res.events, last.Sub(start))
+		res.arrivals = append(res.arrivals, arrivals.waitAll(t, e, n).Sub(start))
 		if wait := benchSettle - time.Since(start); wait > 0 {
 			time.Sleep(wait)
 		}
@@ -340,4 +358,85 @@ func measureCluster(t *testing.T, bin string, n int, push bool) speedResult {
 	}
 	procs = nil
 	return res
+}
+
+// arrivalWatch timestamps the "Received event: user-event: bench" lines
+// of one `serf monitor` per agent: arrival k of an agent is event k.
+type arrivalWatch struct {
+	mu   sync.Mutex
+	seen []map[int]time.Time // per event: agent index -> arrival
+}
+
+func watchArrivals(t *testing.T, bn *benchNet, bin, dir string, rpcs []string) *arrivalWatch {
+	t.Helper()
+	w := &arrivalWatch{}
+	var readers sync.WaitGroup
+	var cmds []*exec.Cmd
+	t.Cleanup(func() {
+		for _, c := range cmds {
+			_ = c.Process.Kill()
+		}
+		readers.Wait()
+		for _, c := range cmds {
+			_ = c.Wait()
+		}
+	})
+	for i, rpc := range rpcs {
+		prog, args := bn.wrap(bin, "monitor", "-log-level=info", "-rpc-addr="+rpc)
+		c := exec.Command(prog, args...)
+		c.Dir = dir
+		out, err := c.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Start(); err != nil {
+			t.Fatal(err)
+		}
+		cmds = append(cmds, c)
+		readers.Add(1)
+		go func() {
+			defer readers.Done()
+			sc := bufio.NewScanner(out)
+			count := 0
+			for sc.Scan() {
+				if !strings.Contains(sc.Text(), "Received event: user-event: bench") {
+					continue
+				}
+				now := time.Now()
+				w.mu.Lock()
+				for len(w.seen) <= count {
+					w.seen = append(w.seen, map[int]time.Time{})
+				}
+				w.seen[count][i] = now
+				w.mu.Unlock()
+				count++
+			}
+		}()
+	}
+	return w
+}
+
+// waitAll waits until event e arrived at all n agents and returns the
+// last arrival.
+func (w *arrivalWatch) waitAll(t *testing.T, e, n int) time.Time {
+	t.Helper()
+	var last time.Time
+	testutil.WaitFor(t, 60*time.Second, func() error {
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		if len(w.seen) <= e || len(w.seen[e]) < n {
+			got := 0
+			if len(w.seen) > e {
+				got = len(w.seen[e])
+			}
+			return fmt.Errorf("event %d logged by %d of %d agents", e, got, n)
+		}
+		for _, at := range w.seen[e] {
+			if at.After(last) {
+				last = at
+			}
+		}
+		return nil
+	})
+	return last
 }
