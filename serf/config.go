@@ -127,7 +127,8 @@ type Config struct {
 	// PushFanout is how many random live members a new user event or
 	// query is sent to at once, besides gossip; 0 leaves it to gossip
 	// alone, as Serf 0.10 does. PushRate caps the messages pushed per
-	// second; past it, messages only gossip. See push.go.
+	// second (a burst of one second's worth); past it, messages only
+	// gossip, and a PushRate of 0 pushes nothing. See push.go.
 	PushFanout int
 	PushRate   int
 
