@@ -24,6 +24,7 @@ test-short:
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 1s $(PKGS)
 	SERF_MEASURE_RSS=1 $(GO) test -run '^(TestIdleAgentRSS|TestHandlerFloodRSS|TestIdleRPCConnectionsFigures)$$' -count=1 -v -timeout 20m ./cmd/serf
+	SERF_MEASURE_EVENTS=1 $(GO) test -run '^TestEventAndQuerySpeed$$' -count=1 -v -timeout 30m ./cmd/serf
 
 # fuzz runs each fuzz target for FUZZTIME (default 30s).
 FUZZTIME ?= 30s

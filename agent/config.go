@@ -135,6 +135,10 @@ type Config struct {
 	TombstoneTimeout time.Duration `config:"tombstone_timeout"`
 	// DisableNameResolution only logs name conflicts.
 	DisableNameResolution bool `config:"disable_name_resolution"`
+	// DisablePush (ours) leaves new user events and queries to gossip
+	// alone, as Serf 0.10 does, instead of also sending them at once to a
+	// few members.
+	DisablePush bool `config:"disable_push"`
 	// EnableSyslog also sends logs to syslog.
 	EnableSyslog bool `config:"enable_syslog"`
 	// SyslogFacility is the syslog facility name.

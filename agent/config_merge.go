@@ -116,6 +116,7 @@ func MergeConfig(a, b *Config) *Config {
 	result.MDNS.DisableIPv4 = a.MDNS.DisableIPv4 || b.MDNS.DisableIPv4
 	result.MDNS.DisableIPv6 = a.MDNS.DisableIPv6 || b.MDNS.DisableIPv6
 	result.DisableNameResolution = a.DisableNameResolution || b.DisableNameResolution
+	result.DisablePush = a.DisablePush || b.DisablePush
 	result.EnableSyslog = a.EnableSyslog || b.EnableSyslog
 	result.LogJSON = a.LogJSON || b.LogJSON
 	result.RejoinAfterLeave = a.RejoinAfterLeave || b.RejoinAfterLeave

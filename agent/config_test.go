@@ -121,6 +121,7 @@ const fullJSON = `{
   "heal_attempts": 2,
   "rejoin_window": "1h",
   "validate_node_names": true,
+  "disable_push": true,
   "MsgpackUseNewTimeFormat": true
 }`
 
@@ -181,6 +182,7 @@ var fullConfig = Config{
 	RejoinWindow:            time.Hour,
 	ValidateNodeNames:       true,
 	MsgpackUseNewTimeFormat: true,
+	DisablePush:             true,
 }
 
 func TestDecodeConfigEveryKey(t *testing.T) {

@@ -177,6 +177,9 @@ type ipcQueryRequest struct {
 	Timeout     time.Duration
 	Name        string
 	Payload     []byte
+	// FinishWhenDone (ours, not Serf's): end the stream once every
+	// expected member answered. Serf's clients never send it.
+	FinishWhenDone bool
 }
 
 type ipcRespondRequest struct {

@@ -26,16 +26,21 @@ func (i *AgentIPC) handleQuery(c *rpcConn, seq uint64) error {
 		resp.Close()
 		return err
 	}
+	var finished <-chan struct{} // closed when every expected answer is in
+	if req.FinishWhenDone {
+		finished = resp.Done()
+	}
 	c.wg.Add(1)
-	go i.streamQueryResults(c, seq, resp)
+	go i.streamQueryResults(c, seq, resp, finished)
 	return nil
 }
 
 // streamQueryResults writes the acks and responses of a query as they
 // arrive and a final "done" record when Serf closes the query at its
-// deadline. If the client goes away first, the query is closed early; a
-// failed write ends the connection.
-func (i *AgentIPC) streamQueryResults(c *rpcConn, seq uint64, resp *serf.QueryResponse) {
+// deadline, or once finished is closed (the client asked to stop when
+// every expected member answered). If the client goes away first, the
+// query is closed early; a failed write ends the connection.
+func (i *AgentIPC) streamQueryResults(c *rpcConn, seq uint64, resp *serf.QueryResponse, finished <-chan struct{}) {
 	defer c.wg.Done()
 	defer resp.Close()
 
@@ -56,6 +61,11 @@ func (i *AgentIPC) streamQueryResults(c *rpcConn, seq uint64, resp *serf.QueryRe
 				continue
 			}
 			rec = ipcQueryRecord{Type: queryRecordResponse, From: r.From, Payload: r.Payload}
+		case <-finished:
+			// Closing ends both channels once what they hold is read.
+			finished = nil
+			resp.Close()
+			continue
 		case <-c.done:
 			return
 		}

@@ -77,6 +77,9 @@ func (c *Config) SerfConfig(s *StartupSettings, logOutput io.Writer) (*serf.Conf
 	sc.QueryResponseSizeLimit = c.QueryResponseSizeLimit
 	sc.QuerySizeLimit = c.QuerySizeLimit
 	sc.UserEventSizeLimit = c.UserEventSizeLimit
+	if c.DisablePush {
+		sc.PushFanout = 0
+	}
 	if err := c.ApplyHeal(sc); err != nil {
 		return nil, err
 	}

@@ -182,6 +182,10 @@ type QueryParam struct {
 	Name        string
 	Payload     []byte
 
+	// FinishWhenDone ends the query once every expected member has
+	// answered; see QueryRequest.FinishWhenDone.
+	FinishWhenDone bool
+
 	// AckCh receives the name of each node that acknowledged, and RespCh
 	// each answer. Either may be nil. Both are fed in arrival order by one
 	// goroutine that waits for each value to be taken, so unbuffered
@@ -215,6 +219,8 @@ func (c *RPCClient) Query(p *QueryParam) error {
 		Timeout:     p.Timeout,
 		Name:        p.Name,
 		Payload:     p.Payload,
+
+		FinishWhenDone: p.FinishWhenDone,
 	}
 	h := newQueryHandler(p)
 	if !c.startPump(h.state()) {

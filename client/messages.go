@@ -189,6 +189,13 @@ type QueryRequest struct {
 	Timeout     time.Duration
 	Name        string
 	Payload     []byte
+	// FinishWhenDone, an addition of this implementation, asks the agent
+	// to end the stream as soon as every member that matched the filters
+	// when the query was sent has answered (and acked, with RequestAck),
+	// instead of at the timeout. It is left out of the request when false,
+	// so the request is byte for byte Serf's; an agent that does not know
+	// it ignores it and waits for the timeout.
+	FinishWhenDone bool `codec:",omitempty"`
 }
 
 // QueryRecord is one record of a query's result stream.

@@ -29,8 +29,10 @@ Usage: serf query [options] name payload
 
   Sends a query called name, with an optional payload, to the cluster.
   Members that handle the query answer it; the command prints each
-  acknowledgement and answer as it arrives and returns when the query's time
-  is up.
+  acknowledgement and answer as it arrives. It returns as soon as every
+  member that matched the filters when the query was sent has answered (and
+  acknowledged, unless -no-ack is given), or when the query's time is up,
+  whichever comes first.
 
 Options:
 
@@ -49,6 +51,10 @@ Options:
                             through this many other members too (0 to 255,
                             default 0), so it still arrives over a lossy
                             network. Give it as -relay-factor=2.
+  -wait-timeout             Keep collecting until the timeout even when every
+                            expected member has answered, as Serf's own CLI
+                            does. An agent that cannot tell when everyone has
+                            answered always waits for the timeout.
   -rpc-addr=127.0.0.1:7373  Where the agent listens for RPC, as host:port. When
                             the flag is absent, SERF_RPC_ADDR is used if set.
   -rpc-auth=""              Token for an agent configured with rpc_auth. When
@@ -65,6 +71,7 @@ func (c *QueryCommand) Run(args []string) int {
 	timeout := fs.Duration("timeout", 0, "query timeout; 0 lets the agent choose")
 	noAck := fs.Bool("no-ack", false, "do not ask for acknowledgements")
 	relayFactor := fs.Int("relay-factor", 0, "extra nodes relaying each answer (0-255)")
+	waitTimeout := fs.Bool("wait-timeout", false, "collect until the timeout even when everyone answered")
 	rpc := addRPCFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return 1
@@ -121,8 +128,11 @@ func (c *QueryCommand) Run(args []string) int {
 		Timeout:     *timeout,
 		Name:        name,
 		Payload:     payload,
-		AckCh:       acks,
-		RespCh:      responses,
+
+		FinishWhenDone: !*waitTimeout,
+
+		AckCh:  acks,
+		RespCh: responses,
 	})
 	if err != nil {
 		c.Ui.Error(fmt.Sprintf("Error sending query: %s", err))

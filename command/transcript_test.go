@@ -127,7 +127,13 @@ func TestTranscriptCLIResults(t *testing.T) {
 				opts.BeforeClientFrame = interruptWhenPrinted(t, tr, inv)
 			}
 			a := startAgent(t, tr, opts)
-			got := inv.run(t, withAddr(tr.CLIArgs[1:], a.Addr()))
+			args := withAddr(tr.CLIArgs[1:], a.Addr())
+			if args[0] == "query" {
+				// Serf's CLI waits for the timeout; with -wait-timeout
+				// ours sends its request byte for byte.
+				args = append([]string{"query", "-wait-timeout"}, args[1:]...)
+			}
+			got := inv.run(t, args)
 			want := tr.CLIResult
 
 			norm := transcriptNormalizers[name]

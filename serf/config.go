@@ -124,6 +124,14 @@ type Config struct {
 	QuerySizeLimit         int
 	UserEventSizeLimit     int
 
+	// PushFanout is how many random live members a new user event or
+	// query is sent to at once, besides gossip; 0 leaves it to gossip
+	// alone, as Serf 0.10 does. PushRate caps the messages pushed per
+	// second (a burst of one second's worth); past it, messages only
+	// gossip, and a PushRate of 0 pushes nothing. See push.go.
+	PushFanout int
+	PushRate   int
+
 	// MemberlistConfig is the memberlist configuration to start from.
 	// Serf overwrites the fields it owns (name, delegates, versions).
 	MemberlistConfig *memberlist.Config
@@ -217,6 +225,8 @@ func DefaultConfig() *Config {
 		DisableCoordinates:           false,
 		ValidateNodeNames:            false,
 		UserEventSizeLimit:           512,
+		PushFanout:                   DefaultPushFanout,
+		PushRate:                     DefaultPushRate,
 		EventDeliveryTimeout:         defaultEventDeliveryTimeout,
 		HealInterval:                 DefaultHealInterval,
 		HealAttempts:                 DefaultHealAttempts,

@@ -35,6 +35,7 @@ func (d *delegate) NotifyMsg(buf []byte) {
 	s.mx.sample([]string{"serf", "msgs", "received"}, float32(len(buf)))
 
 	rebroadcast := false
+	pushFrom := "" // the sender push.go leaves out, when known
 	var queue *memberlist.TransmitLimitedQueue
 	t := messageType(buf[0])
 	switch t {
@@ -72,6 +73,7 @@ func (d *delegate) NotifyMsg(buf []byte) {
 			return
 		}
 		s.logger.Printf("[DEBUG] serf: messageQueryType: %s", msg.Name)
+		pushFrom = msg.SourceNode
 		rebroadcast, queue = s.handleQuery(&msg), s.queryBroadcasts
 
 	case messageQueryResponseType:
@@ -96,6 +98,7 @@ func (d *delegate) NotifyMsg(buf []byte) {
 		raw := make([]byte, len(buf))
 		copy(raw, buf)
 		s.queueBounded(queue, &broadcast{msg: raw})
+		s.pushAdmitted(t, raw, pushFrom)
 	}
 }
 

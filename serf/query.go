@@ -92,6 +92,8 @@ type QueryResponse struct {
 
 	closeLock sync.Mutex
 	closed    bool
+
+	expect *queryExpect // who is still to answer (query_expect.go); nil if not known
 }
 
 func newQueryResponse(n int, q *messageQuery) *QueryResponse {
@@ -161,6 +163,7 @@ func (r *QueryResponse) deliver(s *Serf, resp *messageQueryResponse) {
 		select {
 		case r.ackCh <- resp.From:
 			r.acks[resp.From] = struct{}{}
+			r.expect.arrived(resp.From, true)
 		default:
 			s.logger.Printf("[WARN] serf: Failed to deliver query ack, dropping")
 		}
@@ -174,6 +177,7 @@ func (r *QueryResponse) deliver(s *Serf, resp *messageQueryResponse) {
 	select {
 	case r.respCh <- NodeResponse{From: resp.From, Payload: resp.Payload}:
 		r.responses[resp.From] = struct{}{}
+		r.expect.arrived(resp.From, false)
 	default:
 		s.logger.Printf("[WARN] serf: Failed to deliver query response, dropping")
 	}
@@ -238,12 +242,14 @@ func (s *Serf) Query(name string, payload []byte, params *QueryParam) (*QueryRes
 	}
 
 	resp := newQueryResponse(s.memberlist.NumMembers(), &q)
+	resp.expect = s.expectAnswers(params) // query_expect.go
 	if err := s.registerQueryResponse(params.Timeout, resp); err != nil {
 		return nil, err
 	}
 	// Handle it ourselves first: we filter, ack and answer like any node.
 	s.handleQuery(&q)
 	s.queueBounded(s.queryBroadcasts, &broadcast{msg: raw})
+	s.push(raw, "") // push.go
 	return resp, nil
 }
 
@@ -409,7 +415,7 @@ func (s *Serf) sendQueryResponse(q *Query, resp messageQueryResponse) error {
 		return fmt.Errorf("response exceeds limit of %d bytes", s.config.QueryResponseSizeLimit)
 	}
 	dest := q.sourceAddr()
-	if err := s.memberlist.SendToAddress(memberlist.Address{Addr: dest.String(), Name: q.sourceNode}, raw); err != nil {
+	if err := s.sendQueryBytes(memberlist.Address{Addr: dest.String(), Name: q.sourceNode}, raw); err != nil { // query_reliable.go
 		return err
 	}
 	return s.relayResponse(q.relayFactor, dest, q.sourceNode, &resp)
@@ -434,7 +440,7 @@ func (s *Serf) relayResponse(relayFactor uint8, dest net.UDPAddr, destName strin
 	var errs []error
 	for _, m := range s.relayCandidates(int(relayFactor)) {
 		addr := net.JoinHostPort(m.Addr.String(), strconv.Itoa(int(m.Port)))
-		if err := s.memberlist.SendToAddress(memberlist.Address{Addr: addr, Name: m.Name}, raw); err != nil {
+		if err := s.sendQueryBytes(memberlist.Address{Addr: addr, Name: m.Name}, raw); err != nil { // query_reliable.go
 			errs = append(errs, fmt.Errorf("relay via %s: %w", m.Name, err))
 		}
 	}
@@ -480,7 +486,7 @@ func (s *Serf) handleRelay(buf []byte) {
 	}
 	addr := h.DestAddr.String()
 	s.logger.Printf("[DEBUG] serf: Relaying response to addr: %s", addr)
-	if err := s.memberlist.SendToAddress(memberlist.Address{Addr: addr, Name: h.DestName}, rest); err != nil {
+	if err := s.sendQueryBytes(memberlist.Address{Addr: addr, Name: h.DestName}, rest); err != nil { // query_reliable.go
 		s.logger.Printf("[ERR] serf: Error forwarding message to %s: %s", addr, err)
 	}
 }

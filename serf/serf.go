@@ -121,6 +121,8 @@ type Serf struct {
 	queryMinTime  LamportTime
 	queryResponse map[LamportTime]*QueryResponse
 
+	pushes pushBudget // rate limit of push.go
+
 	tagsLock sync.RWMutex
 	tags     map[string]string
 

@@ -1,0 +1,191 @@
+package serf
+
+import (
+	"fmt"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/serfclone/serf/testutil"
+)
+
+func TestPushBudget(t *testing.T) {
+	start := time.Unix(1000, 0)
+	cases := []struct {
+		name  string
+		rate  int
+		steps []time.Duration // offsets from start of each take
+		want  int             // takes granted
+	}{
+		{"off", 0, []time.Duration{0, 0, 0}, 0},
+		{"burst of one second's worth", 3, []time.Duration{0, 0, 0, 0, 0}, 3},
+		{"refills with time", 2, []time.Duration{0, 0, 0, time.Second, time.Second, time.Second}, 4},
+		{"refill capped at burst", 2, []time.Duration{0, 0, time.Hour, time.Hour, time.Hour}, 4},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var b pushBudget
+			got := 0
+			for _, d := range tc.steps {
+				if b.take(tc.rate, start.Add(d)) {
+					got++
+				}
+			}
+			if got != tc.want {
+				t.Errorf("granted %d, want %d", got, tc.want)
+			}
+		})
+	}
+}
+
+// TestPushDeliversWithoutGossip turns gossip off, so whatever arrives was
+// pushed: an originator that pushes reaches members that do not push
+// themselves, and with no pusher nothing leaves the originator.
+func TestPushDeliversWithoutGossip(t *testing.T) {
+	const n = 5
+	cases := []struct {
+		name         string
+		originFanout int
+		otherFanout  int
+		wantAll      bool
+	}{
+		{"every member pushes", n - 1, n - 1, true},
+		{"only the originator pushes", n - 1, 0, true},
+		{"nobody pushes", 0, 0, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			nodes := fastCluster(t, n, fastOptions{noGossip: true, tweak: func(i int, c *Config) {
+				c.PushFanout = tc.otherFanout
+				if i == 0 {
+					c.PushFanout = tc.originFanout
+				}
+			}})
+			origin := nodes[0]
+			if err := origin.s.UserEvent("deploy", []byte("v1"), false); err != nil {
+				t.Fatal(err)
+			}
+			resp, err := origin.s.Query("ask", nil, &QueryParam{Timeout: 2 * time.Second})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := map[string]bool{}
+			for r := range resp.ResponseCh() {
+				got[r.From] = true
+			}
+			if !tc.wantAll {
+				// The query ran to its timeout: by then an event that
+				// could travel would long have.
+				for _, fn := range nodes[1:] {
+					if c := fn.seen("deploy/v1"); c != 0 {
+						t.Errorf("%s got the event %d times with no push and no gossip", fn.name(), c)
+					}
+				}
+				if len(got) != 1 || !got[origin.name()] {
+					t.Errorf("responses from %v, want only the originator's", got)
+				}
+				return
+			}
+			if len(got) != n {
+				t.Errorf("responses from %d members (%v), want %d", len(got), got, n)
+			}
+			testutil.WaitFor(t, 10*time.Second, func() error {
+				for _, fn := range nodes {
+					if c := fn.seen("deploy/v1"); c != 1 {
+						return fmt.Errorf("%s delivered the event %d times", fn.name(), c)
+					}
+				}
+				return nil
+			})
+			if origin.counter("serf.push.sent") == 0 {
+				t.Error("the originator counted no pushes")
+			}
+		})
+	}
+}
+
+// TestPushHandlersRunOnce fires events from every member with pushes and
+// gossip both on, and checks that each member delivers each exactly once
+// once all retransmissions are over.
+func TestPushHandlersRunOnce(t *testing.T) {
+	const n, perNode = 6, 5
+	nodes := fastCluster(t, n, fastOptions{})
+	var keys []string
+	for i, fn := range nodes {
+		for j := 0; j < perNode; j++ {
+			payload := strconv.Itoa(i*100 + j)
+			if err := fn.s.UserEvent("ev", []byte(payload), false); err != nil {
+				t.Fatal(err)
+			}
+			keys = append(keys, "ev/"+payload)
+		}
+	}
+	testutil.WaitFor(t, 20*time.Second, func() error {
+		for _, fn := range nodes {
+			for _, k := range keys {
+				if fn.seen(k) == 0 {
+					return fmt.Errorf("%s has not delivered %s", fn.name(), k)
+				}
+			}
+			if q := fn.s.eventBroadcasts.NumQueued(); q > 0 {
+				return fmt.Errorf("%s still has %d events to gossip", fn.name(), q)
+			}
+		}
+		return nil
+	})
+	pushed := 0
+	for _, fn := range nodes {
+		pushed += fn.counter("serf.push.sent")
+		for _, k := range keys {
+			if c := fn.seen(k); c != 1 {
+				t.Errorf("%s delivered %s %d times, want once", fn.name(), k, c)
+			}
+		}
+	}
+	if pushed == 0 {
+		t.Error("no pushes were counted")
+	}
+}
+
+// TestPushFallsBackToGossip: past the push budget, and for a message too
+// big for one packet, nothing is pushed, and gossip still delivers what it
+// can carry.
+func TestPushFallsBackToGossip(t *testing.T) {
+	const n = 4
+	nodes := fastCluster(t, n, fastOptions{tweak: func(i int, c *Config) {
+		c.PushRate = 2
+		c.UserEventSizeLimit = UserEventSizeLimit
+	}})
+	origin := nodes[0]
+	const burst = 10
+	for j := 0; j < burst; j++ {
+		if err := origin.s.UserEvent("burst", []byte(strconv.Itoa(j)), false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if th := origin.counter("serf.push.throttled"); th < burst-2-1 {
+		t.Errorf("throttled %d of %d events at 2 per second, want at least %d", th, burst, burst-3)
+	}
+	testutil.WaitFor(t, 20*time.Second, func() error {
+		for _, fn := range nodes {
+			for j := 0; j < burst; j++ {
+				if c := fn.seen("burst/" + strconv.Itoa(j)); c != 1 {
+					return fmt.Errorf("%s delivered burst/%d %d times", fn.name(), j, c)
+				}
+			}
+		}
+		return nil
+	})
+
+	sent := origin.counter("serf.push.sent")
+	big := make([]byte, 2*origin.s.packetLimit())
+	if err := origin.s.UserEvent("big", big, false); err != nil {
+		t.Fatal(err)
+	}
+	if got := origin.counter("serf.push.too_large"); got != 1 {
+		t.Errorf("too_large counted %d, want 1", got)
+	}
+	if got := origin.counter("serf.push.sent"); got != sent {
+		t.Errorf("a message bigger than a packet was pushed (%d -> %d)", sent, got)
+	}
+}
