@@ -486,7 +486,21 @@ func (s *Serf) handleRelay(buf []byte) {
 	}
 	addr := h.DestAddr.String()
 	s.logger.Printf("[DEBUG] serf: Relaying response to addr: %s", addr)
-	if err := s.sendQueryBytes(memberlist.Address{Addr: addr, Name: h.DestName}, rest); err != nil { // query_reliable.go
-		s.logger.Printf("[ERR] serf: Error forwarding message to %s: %s", addr, err)
+	forward := func() {
+		if err := s.sendQueryBytes(memberlist.Address{Addr: addr, Name: h.DestName}, rest); err != nil { // query_reliable.go
+			s.logger.Printf("[ERR] serf: Error forwarding message to %s: %s", addr, err)
+		}
+	}
+	if len(rest) <= s.packetLimit() {
+		forward()
+		return
+	}
+	// A relay too large for a packet goes over TCP, which may take up to
+	// memberlist's TCP timeout: not on memberlist's packet handler, which
+	// every other message waits behind. Serf owns the goroutine; after
+	// shutdown the relay is dropped, as its query has no use for it.
+	rest = append([]byte(nil), rest...)
+	if !s.goFunc(forward) {
+		s.logger.Printf("[DEBUG] serf: Dropping relay to %s: shutting down", addr)
 	}
 }
