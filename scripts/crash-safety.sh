@@ -20,7 +20,7 @@ writer_pid=""
 cleanup() {
   [ -n "$writer_pid" ] && kill "$writer_pid" 2>/dev/null || true
   [ -n "$agent_pid" ] && kill -9 "$agent_pid" 2>/dev/null || true
-  wait 2>/dev/null || true
+  { wait; } 2>/dev/null || true
   if [ -z "${KEEP:-}" ]; then rm -rf "$work"; else echo "work directory kept: $work"; fi
 }
 trap cleanup EXIT
@@ -105,7 +105,7 @@ for i in $(seq 1 "$ITERATIONS"); do
   # A random moment between 0.05s and 2s into the writes.
   sleep "$(awk -v r=$RANDOM 'BEGIN { printf "%.3f", 0.05 + (r % 1950) / 1000 }')"
   kill -9 "$agent_pid"
-  wait "$agent_pid" 2>/dev/null || true
+  { wait "$agent_pid"; } 2>/dev/null || true
   kill "$writer_pid" 2>/dev/null || true
   wait "$writer_pid" 2>/dev/null || true
   writer_pid=""
@@ -118,7 +118,7 @@ for i in $(seq 1 "$ITERATIONS"); do
   if ! start_agent; then
     fail=$((fail + 1))
     failures+=("iteration $i: restart failed: $(tail -3 "$work/agent.log" | tr '\n' ' ')")
-    failures+=("  tags.json=$(head -c 200 "$state/tags.json" 2>/dev/null | od -An -c | tr -s ' ' | head -c 200) keyring.json bytes=$(wc -c <"$state/keyring.json")")
+    failures+=("  tags.json: $(wc -c <"$state/tags.json") bytes, keyring.json: $(wc -c <"$state/keyring.json") bytes, snapshot: $(wc -l <"$state/snapshot" 2>/dev/null || echo 0) lines")
     # Repair by hand so the run can go on and count further failures.
     printf '{}' >"$state/tags.json"
     printf '[\n  "%s"\n]' "$primary" >"$state/keyring.json"
