@@ -150,19 +150,27 @@ func (h *hostileTarget) check(what string) {
 	if h.agent.proc.Exited() {
 		h.t.Fatalf("after %s: %s exited:\n%s%s", what, h.agent.name, h.agent.proc.Stdout(), h.agent.proc.Stderr())
 	}
-	out, code := h.agent.cli("members")
-	if code != 0 {
-		h.t.Fatalf("after %s: members exited %d: %s", what, code, out)
-	}
-	var rows []string
-	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
-		if f := strings.Fields(line); len(f) >= 3 {
-			rows = append(rows, f[0]+" "+f[2])
-		}
-	}
+	// A flood can cost the peer a probe ack, and a suspicion that it then
+	// refutes is no harm; a member that should not be there stays.
 	want := []string{h.agent.name + " alive", h.peer.name + " alive"}
-	if len(rows) != 2 || !contains(rows, want[0]) || !contains(rows, want[1]) {
-		h.t.Errorf("after %s: members are %q, want %q", what, rows, want)
+	err := testutil.Poll(30*time.Second, 200*time.Millisecond, func() error {
+		out, code := h.agent.cli("members")
+		if code != 0 {
+			h.t.Fatalf("after %s: members exited %d: %s", what, code, out)
+		}
+		var rows []string
+		for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+			if f := strings.Fields(line); len(f) >= 3 {
+				rows = append(rows, f[0]+" "+f[2])
+			}
+		}
+		if len(rows) != 2 || !contains(rows, want[0]) || !contains(rows, want[1]) {
+			return fmt.Errorf("members are %q, want %q", rows, want)
+		}
+		return nil
+	})
+	if err != nil {
+		h.t.Errorf("after %s: %v", what, err)
 	}
 	rss := h.rss()
 	if rss > h.maxRSS {
