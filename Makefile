@@ -27,14 +27,16 @@ bench:
 
 # fuzz runs each fuzz target of every package for FUZZTIME (default 30s),
 # e.g. `make fuzz FUZZTIME=10m`. Names are anchored, so a target whose
-# name is a prefix of another's runs alone. Go minimises each new input
+# name is a prefix of another's runs alone, and a package that does not
+# build fails the run instead of being skipped. Go minimises each new input
 # for up to 60s by default and reports no execs meanwhile; FUZZMINIMIZETIME
 # bounds that so short campaigns spend their time fuzzing.
 FUZZTIME ?= 30s
 FUZZMINIMIZETIME ?= 10s
 fuzz:
 	@for pkg in $$($(GO) list $(PKGS)); do \
-	  for t in $$($(GO) test -list '^Fuzz' $$pkg 2>/dev/null | grep '^Fuzz'); do \
+	  list=$$($(GO) test -list '^Fuzz' $$pkg 2>&1) || { echo "$$list"; exit 1; }; \
+	  for t in $$(echo "$$list" | grep '^Fuzz'); do \
 	    echo "== $$pkg $$t"; \
 	    $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZETIME) $$pkg || exit 1; \
 	  done; \
