@@ -19,7 +19,7 @@ agent_pid=""
 writer_pid=""
 cleanup() {
   [ -n "$writer_pid" ] && kill "$writer_pid" 2>/dev/null || true
-  [ -n "$agent_pid" ] && kill -9 "$agent_pid" 2>/dev/null || true
+  [ -n "$agent_pid" ] && { disown "$agent_pid" 2>/dev/null; kill -9 "$agent_pid" 2>/dev/null; } || true
   { wait; } 2>/dev/null || true
   if [ -z "${KEEP:-}" ]; then rm -rf "$work"; else echo "work directory kept: $work"; fi
 }

@@ -28,7 +28,7 @@ WARMUP=${WARMUP:-60}
 work=$(mktemp -d /tmp/serf-soak.XXXXXX)
 declare -a pid gport rport killed
 cleanup() {
-  for i in "${!pid[@]}"; do kill -9 "${pid[$i]}" 2>/dev/null || true; done
+  for i in "${!pid[@]}"; do disown "${pid[$i]}" 2>/dev/null; kill -9 "${pid[$i]}" 2>/dev/null || true; done
   { wait; } 2>/dev/null || true
   if [ -z "${KEEP:-}" ]; then rm -rf "$work"; else echo "work directory kept: $work"; fi
 }
