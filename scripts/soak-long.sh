@@ -4,7 +4,11 @@
 # and a random agent killed with -9 and restarted every KILL_EVERY
 # seconds. At the end:
 #   - every agent that was never killed ran every event exactly once;
-#   - agents that were killed ran no event twice;
+#   - for agents that were killed, the events they missed and ran twice
+#     are counted, not failed: an agent killed right after running an
+#     event and restarted without a snapshot no longer knows it, and runs
+#     it again if the event is still being gossiped when it rejoins (so
+#     does Serf). SNAPSHOT=1 gives every agent a snapshot file.
 #   - RSS and goroutine counts of the never-killed agents, sampled every
 #     SAMPLE_EVERY seconds, are fitted to a line: the slope per hour is
 #     printed (flat means no leak).
@@ -65,7 +69,9 @@ start_agent() {
   local i=$1 join=""
   # Join any other agent (the first one, or the second for the first).
   if [ "$i" -ne 0 ]; then join="-join=127.0.0.1:${gport[0]}"; elif [ "${2:-}" = restart ]; then join="-join=127.0.0.1:${gport[1]}"; fi
-  "$serf" agent -node="soak-$i" -bind="127.0.0.1:${gport[$i]}" "$(rpc "$i")" -log-level=warn $join \
+  local snap=""
+  [ -n "${SNAPSHOT:-}" ] && snap="-snapshot=$work/snapshot-$i"
+  "$serf" agent -node="soak-$i" -bind="127.0.0.1:${gport[$i]}" "$(rpc "$i")" -log-level=warn $join $snap \
     -event-handler "user=cat >> $work/events-$i; echo >> $work/events-$i" >>"$work/agent-$i.log" 2>&1 &
   pid[$i]=$!
   for _ in $(seq 1 200); do
@@ -141,8 +147,8 @@ sent=$(wc -l <"$work/sent")
 echo "sent $sent events, $kills kills, $cli_fail CLI calls failed"
 wait_all_alive 0 || true
 
-# Every never-killed agent must run every event exactly once; killed ones
-# may miss events (they were down) but never run one twice.
+# Every never-killed agent must run every event exactly once; for killed
+# ones, misses and repeats are counted.
 check() {
   local i=$1
   sort "$work/events-$i" 2>/dev/null | grep . | uniq -c | awk -v f="$work/sent" -v strict="$2" '
@@ -172,9 +178,8 @@ for i in $(seq 0 $((AGENTS - 1))); do
   read -r miss dup < <(check "$i" 0)
   restarted_dups=$((restarted_dups + dup)); restarted_miss=$((restarted_miss + miss))
 done
-[ "$restarted_dups" -eq 0 ] || { echo "FAIL restarted agents ran $restarted_dups events twice"; fail=1; }
 echo "never-killed agents: $up, each ran all $sent events exactly once: $([ $fail -eq 0 ] && echo yes || echo no)"
-echo "restarted agents: $((AGENTS - up)); events they missed while down: $restarted_miss; duplicates: $restarted_dups"
+echo "restarted agents: $((AGENTS - up)); events they missed while down: $restarted_miss; events run twice: $restarted_dups"
 
 # Least-squares slope per hour of RSS (MiB) and goroutines, per agent,
 # then the median and the range over the never-killed agents.
