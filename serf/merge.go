@@ -27,6 +27,9 @@ func (m *mergeDelegate) NotifyMerge(nodes []*memberlist.Node) error {
 		}
 		members = append(members, mem)
 	}
+	if m.serf.config.Merge == nil {
+		return nil
+	}
 	return m.serf.config.Merge.NotifyMerge(members)
 }
 
@@ -34,6 +37,9 @@ func (m *mergeDelegate) NotifyAlive(peer *memberlist.Node) error {
 	mem, err := m.nodeToMember(peer)
 	if err != nil {
 		return err
+	}
+	if m.serf.config.Merge == nil {
+		return nil
 	}
 	return m.serf.config.Merge.NotifyMerge([]*Member{mem})
 }
@@ -43,6 +49,9 @@ func (m *mergeDelegate) nodeToMember(n *memberlist.Node) (*Member, error) {
 	status := StatusNone
 	if n.State == memberlist.StateLeft {
 		status = StatusLeft
+	}
+	if n.Name == "" {
+		return nil, fmt.Errorf("member has an empty name")
 	}
 	if m.serf.config.ValidateNodeNames {
 		if err := validateNodeName(n.Name); err != nil {

@@ -6,7 +6,6 @@ import (
 	"math"
 	"math/rand/v2"
 	"net"
-	"regexp"
 	"strconv"
 	"sync"
 	"time"
@@ -201,7 +200,7 @@ func (s *Serf) Query(name string, payload []byte, params *QueryParam) (*QueryRes
 	// Receivers skip a query whose tag filter does not compile; catch the
 	// mistake here, where it can be reported.
 	for tag, expr := range params.FilterTags {
-		if _, err := regexp.Compile(expr); err != nil {
+		if _, err := compileTagFilter(expr); err != nil {
 			return nil, fmt.Errorf("invalid tag filter for %q: %w", tag, err)
 		}
 	}
@@ -372,12 +371,12 @@ func (s *Serf) shouldProcessQuery(filters [][]byte) bool {
 			s.tagsLock.RLock()
 			value := s.tags[filt.Tag]
 			s.tagsLock.RUnlock()
-			matched, err := regexp.MatchString(filt.Expr, value)
+			re, err := compileTagFilter(filt.Expr)
 			if err != nil {
 				s.logger.Printf("[WARN] serf: failed to compile filter regex (%s): %v", filt.Expr, err)
 				return false
 			}
-			if !matched {
+			if !re.MatchString(value) {
 				return false
 			}
 		default:

@@ -269,11 +269,12 @@ func (s *Serf) startMemberlist() error {
 	if !conf.DisableCoordinates {
 		ml.Ping = &pingDelegate{serf: s}
 	}
-	if conf.Merge != nil {
-		md := &mergeDelegate{serf: s}
-		ml.Merge = md
-		ml.Alive = md
-	}
+	// Always installed: plaintext gossip can claim any member, and a claim
+	// no real node can make (no name, no IP, tags that do not decode) must
+	// never reach the member list, whether or not the program has a hook.
+	md := &mergeDelegate{serf: s}
+	ml.Merge = md
+	ml.Alive = md
 	if ml.Logger == nil && ml.LogOutput == nil {
 		ml.Logger = s.logger
 	}
