@@ -54,7 +54,19 @@ func TestQueryLargeResponseArrivesWhole(t *testing.T) {
 					}
 					got = append(got, r.Payload)
 				case <-resp.Done():
-					break collect
+					// Every expected answer is in the channel by now;
+					// the select may have picked Done before them.
+					for {
+						select {
+						case r, ok := <-resp.ResponseCh():
+							if !ok {
+								break collect
+							}
+							got = append(got, r.Payload)
+						default:
+							break collect
+						}
+					}
 				case <-timer.C:
 					t.Fatal("query did not end")
 				}

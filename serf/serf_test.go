@@ -631,17 +631,22 @@ func TestSerfTenNodeChurn(t *testing.T) {
 		}
 		return nil
 	})
-	want := map[string]MemberStatus{}
-	for _, m := range survivors[0].Members() {
-		want[m.Name] = m.Status
-	}
-	for _, s := range survivors[1:] {
-		for _, m := range s.Members() {
-			if want[m.Name] != m.Status {
-				t.Errorf("%s sees %s as %s, survivor 0 as %s", s.config.NodeName, m.Name, m.Status, want[m.Name])
+	// Every survivor ends up with the same view (gossip may need a few
+	// more rounds to tell the last of them that node 6 is back).
+	testutil.WaitFor(t, 15*time.Second, func() error {
+		want := map[string]MemberStatus{}
+		for _, m := range survivors[0].Members() {
+			want[m.Name] = m.Status
+		}
+		for _, s := range survivors[1:] {
+			for _, m := range s.Members() {
+				if want[m.Name] != m.Status {
+					return fmt.Errorf("%s sees %s as %s, survivor 0 as %s", s.config.NodeName, m.Name, m.Status, want[m.Name])
+				}
 			}
 		}
-	}
+		return nil
+	})
 }
 
 func TestSerfListKeysTruncated(t *testing.T) {
