@@ -278,6 +278,21 @@ func TestIntegrationBrowserPage(t *testing.T) {
 			t.Fatalf("no query from the page reached all three nodes in %d tries", queryTries)
 		}
 	}
+	// Run again while the last run streams: the page shows the new run
+	// alone, so its tally comes when the new run ends (its 12s timeout),
+	// not when the old one does (3s).
+	step("run a query twice", chromedp.Do(browserCtx,
+		chromedp.SetValue(chromedp.CSS(`#query-timeout`), "3s"),
+		chromedp.Click(chromedp.CSS(`#query-form button[type=submit]`)),
+		chromedp.SetValue(chromedp.CSS(`#query-timeout`), "12s"),
+		chromedp.Click(chromedp.CSS(`#query-form button[type=submit]`)),
+	))
+	second := time.Now()
+	poll("second run done", `document.querySelector('#query-result').textContent.startsWith('done: ')`, 60*time.Second)
+	if d := time.Since(second); d < 10*time.Second {
+		t.Errorf("the page showed a tally %v into a run with a 12s timeout: the earlier run's\npage text:\n%s",
+			d.Round(time.Millisecond), pageText(browserCtx))
+	}
 
 	// A member that leaves turns "left" on the page, from the stream.
 	if code := c.stop(syscall.SIGINT); code != 0 {
