@@ -2,9 +2,14 @@ package serf
 
 import (
 	"fmt"
+	"net"
 	"path/filepath"
+	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/hashicorp/memberlist"
 
 	"github.com/serfclone/serf/testutil"
 )
@@ -84,5 +89,30 @@ func TestHealBookForgetsLeaveLearnedLate(t *testing.T) {
 				return nil
 			})
 		})
+	}
+}
+
+// TestHealRoundWaitsForRefutedPeer: a lost peer that this node still
+// holds as dead comes back only after the join, once it has refuted its
+// death; the round waits for that and counts the heal.
+func TestHealRoundWaitsForRefutedPeer(t *testing.T) {
+	s, h, _ := quietNode(t, 1)
+	s.book.remember("gone", "127.0.0.1:4", time.Now())
+	var wg sync.WaitGroup
+	t.Cleanup(wg.Wait)
+	h.join = func([]string) (int, error) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			time.Sleep(300 * time.Millisecond) // the refutation's gossip
+			s.handleNodeJoin(&memberlist.Node{Name: "gone", Addr: net.IPv4(127, 0, 0, 1), Port: 4})
+		}()
+		return 1, nil
+	}
+	if n, ok := h.round(); n != 1 || ok != 1 {
+		t.Errorf("%d attempts, %d successes; want 1 and 1", n, ok)
+	}
+	if !strings.Contains(healLogs(s), "[INFO] serf: rejoined partition via 127.0.0.1:4") {
+		t.Errorf("no heal logged:\n%s", healLogs(s))
 	}
 }
