@@ -19,7 +19,8 @@ import (
 // The cost is bounded whatever the cluster's size: one round per
 // interval, at most HealAttempts joins per round, run side by side, the
 // least recently tried first (so 50 lost peers are all tried within 17
-// rounds of 3). Each join ends within memberlist's TCP timeout, and the
+// rounds of 3). Each join ends within memberlist's TCP timeout, a round
+// then waits at most healSettle for what the joins bring back, and the
 // next round is only timed once the last one is over, so rounds never
 // pile up when a whole side is down. Shutdown does not wait for a join
 // (see joinUnlessShutdown).
