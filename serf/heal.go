@@ -19,7 +19,8 @@ import (
 // The cost is bounded whatever the cluster's size: one round per
 // interval, at most HealAttempts joins per round, run side by side, the
 // least recently tried first (so 50 lost peers are all tried within 17
-// rounds of 3). Each join ends within memberlist's TCP timeout, and the
+// rounds of 3). Each join ends within memberlist's TCP timeout, a round
+// then waits at most healSettle for what the joins bring back, and the
 // next round is only timed once the last one is over, so rounds never
 // pile up when a whole side is down. Shutdown does not wait for a join
 // (see joinUnlessShutdown).
@@ -59,16 +60,29 @@ func (t healTarget) addr() string {
 	return t.join[len(t.name)+1:]
 }
 
+// healSettle bounds how long a round waits, once a join answered, for
+// the members it brings back. A peer that the nodes here still hold as
+// dead (memberlist keeps them a while after the reap) is not taken back
+// by the join's state exchange: it first refutes its death, and its
+// newer alive message reaches this node a gossip round trip after the
+// join returned. The wait is at most one heal interval.
+const healSettle = 5 * time.Second
+
 // healer is the loop's state; only the loop's goroutine uses it.
 type healer struct {
 	serf      *Serf
 	join      func(addrs []string) (int, error)
 	now       func() time.Time
+	settle    time.Duration
 	joinTried map[string]time.Time // join address -> last try
 }
 
 func newHealer(s *Serf) *healer {
-	return &healer{serf: s, join: s.joinUnlessShutdown, now: time.Now, joinTried: make(map[string]time.Time)}
+	settle := healSettle
+	if i := s.config.HealInterval; i > 0 && i < settle {
+		settle = i
+	}
+	return &healer{serf: s, join: s.joinUnlessShutdown, now: time.Now, settle: settle, joinTried: make(map[string]time.Time)}
 }
 
 // startHeal starts the heal loop unless it is turned off.
@@ -216,7 +230,7 @@ func (h *healer) round() (attempts, successes int) {
 	}
 	wg.Wait()
 
-	after := s.memberView()
+	after := h.awaitHealed(before, picked, results)
 	for i, p := range picked {
 		r := results[i]
 		switch {
@@ -225,7 +239,7 @@ func (h *healer) round() (attempts, successes int) {
 		case r.err != nil || r.n == 0:
 			s.logger.Printf("[DEBUG] serf: Heal: join to %s failed: %v", p, r.err)
 			continue
-		case !after.hasMember(p.name) && after.alive <= before.alive:
+		case !healedBy(p, before, after):
 			// The address answered but brought no one back: a join
 			// address on this side of the partition, or a lost peer's
 			// address now used by a member under another name.
@@ -237,4 +251,44 @@ func (h *healer) round() (attempts, successes int) {
 		s.logger.Printf("[INFO] serf: rejoined partition via %s", p.addr())
 	}
 	return len(picked), successes
+}
+
+// healedBy reports whether the member table after a join to p shows a
+// heal: p's member is back, or more members are alive than before.
+func healedBy(p healTarget, before, after memberView) bool {
+	return after.hasMember(p.name) || after.alive > before.alive
+}
+
+// awaitHealed returns the member view once every join that answered
+// shows a heal, or when h.settle has passed since the joins ended, or
+// at shutdown.
+func (h *healer) awaitHealed(before memberView, picked []healTarget, results []joinResult) memberView {
+	s := h.serf
+	after := s.memberView()
+	done := func() bool {
+		for i, p := range picked {
+			if r := results[i]; r.err == nil && r.n > 0 && !healedBy(p, before, after) {
+				return false
+			}
+		}
+		return true
+	}
+	if done() || h.settle <= 0 {
+		return after
+	}
+	deadline := time.NewTimer(h.settle)
+	defer deadline.Stop()
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for !done() {
+		select {
+		case <-tick.C:
+			after = s.memberView()
+		case <-deadline.C:
+			return s.memberView()
+		case <-s.shutdownCh:
+			return after
+		}
+	}
+	return after
 }

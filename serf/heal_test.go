@@ -278,6 +278,7 @@ func TestHealRoundCountsOnlyRealHeals(t *testing.T) {
 	s, h, _ := quietNode(t, 3, "127.0.0.1:1")
 	s.book.remember("gone", "127.0.0.1:4", time.Now())
 	h.join = func([]string) (int, error) { return 1, nil }
+	h.settle = 200 * time.Millisecond // nothing is coming back
 	if n, ok := h.round(); n != 2 || ok != 0 {
 		t.Errorf("%d attempts, %d successes; want 2 and 0", n, ok)
 	}

@@ -13,6 +13,7 @@ const state = {
   self: "",
   members: new Map(), // name -> member
   coords: [],
+  queryRun: 0, // the query whose stream the page shows
 };
 
 function el(tag, attrs = {}, ...children) {
@@ -184,8 +185,12 @@ async function runQuery(e) {
   const list = $("query-responses");
   list.replaceChildren();
   showResult("query-result", "running…", false);
+  // A query run again before the last one ended replaces it: the older
+  // stream goes on to its end, but what it still brings is not shown.
+  const run = ++state.queryRun;
   try {
     await postLines("/v1/query", body, (rec) => {
+      if (run !== state.queryRun) return;
       if (rec.type === "done") {
         showResult("query-result", `done: ${rec.acks} ack(s), ${rec.responses} response(s)`, false);
         return;
@@ -194,7 +199,7 @@ async function runQuery(e) {
       list.append(el("li", { dataset: { kind: rec.type } }, text));
     });
   } catch (err) {
-    showResult("query-result", err.message, true);
+    if (run === state.queryRun) showResult("query-result", err.message, true);
   }
 }
 
