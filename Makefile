@@ -3,7 +3,7 @@ GO ?= go
 BIN := bin/serf
 PKGS := ./...
 
-.PHONY: dev build test test-short bench bench-scale bench-sim fuzz soak vet fmt clean
+.PHONY: dev build test test-short bench bench-scale bench-sim fuzz soak vet fmt clean release release-check
 
 # dev builds ./bin/serf for local use. CGO is off, so the binary maps no
 # libc (Go's own resolver and user lookups serve instead): about 1.5 MiB
@@ -30,6 +30,7 @@ BENCH_SIZES ?= 16,64
 BENCH_ROUNDS ?= 3
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime 1s $(PKGS)
+	SERF_MEASURE_RSS=1 $(GO) test -run '^(TestIdleAgentRSS|TestHandlerFloodRSS|TestIdleRPCConnectionsFigures)$$' -count=1 -v -timeout 20m ./cmd/serf
 	SERF_BENCH_CLUSTER=$(BENCH_SIZES) SERF_BENCH_ROUNDS=$(BENCH_ROUNDS) \
 	  $(GO) test -run '^TestClusterFigures$$' -count=1 -v -timeout 60m ./cmd/serf
 
@@ -66,3 +67,15 @@ fmt:
 
 clean:
 	rm -rf bin
+
+# release builds the zips for linux, darwin, freebsd and windows on amd64
+# and arm64, the amd64 and arm64 .debs and the SHA256SUMS file into dist/
+# (README.md, "Release builds"). FAST=1 builds only linux/amd64 and its .deb.
+release:
+	FAST=$(FAST) GO=$(GO) ./scripts/release/build.sh
+
+# release-check builds the release (FAST=1 as above) and checks every
+# artifact: checksums, zip contents, the .deb's files and fields, and the
+# linux/amd64 binary's `serf version`.
+release-check:
+	FAST=$(FAST) GO=$(GO) ./scripts/release/check.sh

@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -34,13 +35,23 @@ type Agent struct {
 
 	serf *serf.Serf
 
+	// joinCtx is cancelled when shutdown starts: joins in flight are then
+	// abandoned. memberlist's Join cannot be interrupted, so the goroutine
+	// running it is left to end on memberlist's TCP timeout, or with the
+	// process.
+	joinCtx     context.Context
+	cancelJoins context.CancelFunc
+
 	// tagsLock serialises tag changes so the tags file and the gossiped
 	// tags never disagree.
 	tagsLock sync.Mutex
 
 	shutdownLock sync.Mutex
-	shutdown     bool
+	isShutdown   bool
 	shutdownCh   chan struct{}
+	// wg counts the agent's own goroutines besides the event loop (the
+	// cluster gauges); Shutdown waits for them.
+	wg sync.WaitGroup
 	// stopping is closed when Shutdown starts, so the event loop can tell
 	// a requested shutdown from Serf stopping on its own.
 	stopping chan struct{}
@@ -64,6 +75,7 @@ func Create(agentConf *Config, serfConf *serf.Config, logOutput io.Writer) (*Age
 		stopping:   make(chan struct{}),
 		loopDone:   make(chan struct{}),
 	}
+	a.joinCtx, a.cancelJoins = context.WithCancel(context.Background())
 	serfConf.EventCh = a.eventCh
 	return a, nil
 }
@@ -73,7 +85,7 @@ func (a *Agent) Start() error {
 	a.logger.Printf("[INFO] agent: Serf agent starting")
 	s, err := serf.Create(a.serfConf)
 	if err != nil {
-		return fmt.Errorf("Error creating Serf: %s", err)
+		return fmt.Errorf("Error creating Serf: %w", err)
 	}
 	a.serf = s
 	go a.eventLoop()
@@ -82,9 +94,6 @@ func (a *Agent) Start() error {
 
 // Serf returns the running Serf instance.
 func (a *Agent) Serf() *serf.Serf { return a.serf }
-
-// SerfConfig returns the library configuration the agent runs with.
-func (a *Agent) SerfConfig() *serf.Config { return a.serfConf }
 
 // Config returns the agent configuration it was started with.
 func (a *Agent) Config() *Config { return a.agentConf }
@@ -106,8 +115,9 @@ func (a *Agent) DeregisterEventHandler(h EventHandler) {
 	delete(a.handlers, h)
 }
 
-// eventLoop hands each event to every handler, one event at a time, and
-// notices when Serf shuts itself down.
+// eventLoop hands each event to every handler, one event at a time. When
+// Serf stops by itself (a lost name conflict), it shuts the agent down in
+// place, so no goroutine outlives the loop.
 func (a *Agent) eventLoop() {
 	defer close(a.loopDone)
 	serfShutdown := a.serf.ShutdownCh()
@@ -125,7 +135,9 @@ func (a *Agent) eventLoop() {
 			case <-a.stopping:
 			default:
 				a.logger.Printf("[WARN] agent: Serf shutdown detected, quitting")
-				go func() { _ = a.Shutdown() }()
+				if err := a.shutdown(); err != nil {
+					a.logger.Printf("[ERR] agent: shutdown failed: %v", err)
+				}
 			}
 			return
 		case <-a.stopping:
@@ -135,6 +147,8 @@ func (a *Agent) eventLoop() {
 }
 
 // Leave leaves the cluster gracefully.
+// A shutdown may overtake a leave the daemon stopped waiting for; the
+// library then returns an error instead of leaving.
 func (a *Agent) Leave() error {
 	if a.serf == nil {
 		return nil
@@ -143,11 +157,24 @@ func (a *Agent) Leave() error {
 	return a.serf.Leave()
 }
 
-// Shutdown stops Serf without leaving. Safe to call more than once.
+// Shutdown stops Serf without leaving, and waits for the event loop and
+// the cluster gauges. Safe to call more than once, from any goroutine but
+// an event handler's.
 func (a *Agent) Shutdown() error {
+	err := a.shutdown()
+	if a.serf != nil {
+		<-a.loopDone
+	}
+	a.wg.Wait()
+	return err
+}
+
+// shutdown stops Serf and closes ShutdownCh, without waiting for the
+// event loop, which calls it too.
+func (a *Agent) shutdown() error {
 	a.shutdownLock.Lock()
 	defer a.shutdownLock.Unlock()
-	if a.shutdown {
+	if a.isShutdown {
 		return nil
 	}
 	select {
@@ -155,6 +182,7 @@ func (a *Agent) Shutdown() error {
 	default:
 		close(a.stopping)
 	}
+	a.AbandonJoins()
 	if a.serf != nil {
 		a.logger.Println("[INFO] agent: requesting serf shutdown")
 		if err := a.serf.Shutdown(); err != nil {
@@ -162,7 +190,7 @@ func (a *Agent) Shutdown() error {
 		}
 	}
 	a.logger.Println("[INFO] agent: shutdown complete")
-	a.shutdown = true
+	a.isShutdown = true
 	close(a.shutdownCh)
 	return nil
 }
@@ -170,18 +198,46 @@ func (a *Agent) Shutdown() error {
 // ShutdownCh is closed when the agent has shut down.
 func (a *Agent) ShutdownCh() <-chan struct{} { return a.shutdownCh }
 
-// Join joins the cluster through the given addresses.
+// errJoinAbandoned is the result of a join the agent stopped waiting for.
+var errJoinAbandoned = errors.New("join abandoned: the agent is shutting down")
+
+// Join joins the cluster through the given addresses. It returns early,
+// with errJoinAbandoned, once shutdown has started: a join to a host that
+// accepts the connection and never answers would otherwise hold the
+// shutdown for memberlist's TCP timeout per address.
 func (a *Agent) Join(addrs []string, replay bool) (int, error) {
 	a.logger.Printf("[INFO] agent: joining: %v replay: %v", addrs, replay)
-	n, err := a.serf.Join(addrs, !replay)
-	if n > 0 {
-		a.logger.Printf("[INFO] agent: joined: %d nodes", n)
+	type result struct {
+		n   int
+		err error
 	}
-	if err != nil {
-		a.logger.Printf("[WARN] agent: error joining: %v", err)
+	done := make(chan result, 1)
+	if a.joinCtx.Err() != nil {
+		return 0, errJoinAbandoned
 	}
-	return n, err
+	go func() {
+		n, err := a.serf.Join(addrs, !replay)
+		done <- result{n, err}
+	}()
+	var r result
+	select {
+	case r = <-done:
+	case <-a.joinCtx.Done():
+		r = result{0, errJoinAbandoned}
+	}
+	if r.n > 0 {
+		a.logger.Printf("[INFO] agent: joined: %d nodes", r.n)
+	}
+	if r.err != nil {
+		a.logger.Printf("[WARN] agent: error joining: %v", r.err)
+	}
+	return r.n, r.err
 }
+
+// AbandonJoins makes every join in flight, and every later one, return
+// errJoinAbandoned at once. Shutdown calls it first; the daemon calls it as
+// soon as a signal asks it to stop.
+func (a *Agent) AbandonJoins() { a.cancelJoins() }
 
 // ForceLeave force-leaves a failed node, optionally erasing it.
 func (a *Agent) ForceLeave(node string, prune bool) error {
@@ -230,21 +286,20 @@ func (a *Agent) Query(name string, payload []byte, params *serf.QueryParam) (*se
 }
 
 // SetTags replaces the node's tags, writing the tags file first if one is
-// configured, so a restart finds what the cluster was told.
+// configured, so a restart finds what the cluster was told. Tags Serf
+// would refuse are refused before the file is touched.
 func (a *Agent) SetTags(tags map[string]string) error {
 	a.tagsLock.Lock()
 	defer a.tagsLock.Unlock()
-	if a.agentConf.TagsFile != "" {
-		if err := WriteTagsFile(a.agentConf.TagsFile, tags); err != nil {
-			a.logger.Printf("[ERR] agent: %s", err)
-			return err
-		}
-	}
-	return a.serf.SetTags(tags)
+	return a.setTagsLocked(tags)
 }
 
-// UpdateTags applies an RPC tags request: set these, delete those.
+// UpdateTags applies an RPC tags request: set these, delete those. The
+// current tags are read and the new ones written under one lock, so two
+// requests at once both take effect.
 func (a *Agent) UpdateTags(set map[string]string, del []string) error {
+	a.tagsLock.Lock()
+	defer a.tagsLock.Unlock()
 	// Deletes go first: a tag both deleted and set ends up set, as in Serf.
 	tags := a.serf.LocalTags()
 	for _, k := range del {
@@ -253,7 +308,21 @@ func (a *Agent) UpdateTags(set map[string]string, del []string) error {
 	for k, v := range set {
 		tags[k] = v
 	}
-	return a.SetTags(tags)
+	return a.setTagsLocked(tags)
+}
+
+// setTagsLocked does SetTags' work; the caller holds tagsLock.
+func (a *Agent) setTagsLocked(tags map[string]string) error {
+	if err := serf.ValidateTags(tags, a.serfConf.ProtocolVersion); err != nil {
+		return err
+	}
+	if a.agentConf.TagsFile != "" {
+		if err := WriteTagsFile(a.agentConf.TagsFile, tags); err != nil {
+			a.logger.Printf("[ERR] agent: %s", err)
+			return err
+		}
+	}
+	return a.serf.SetTags(tags)
 }
 
 // InstallKey installs a key on every member.

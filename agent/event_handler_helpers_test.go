@@ -7,7 +7,6 @@ import (
 	"log"
 	"math/big"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -118,39 +117,11 @@ func sleepMarker(t testing.TB) string {
 	return fmt.Sprintf("600.%09d", n.Int64())
 }
 
-// processesWith returns the pids of the live (not zombie) `sleep`
-// processes whose argument is marker. It reads /proc, so it finds nothing
-// where there is none.
-func processesWith(marker string) []string {
-	dirs, _ := filepath.Glob("/proc/[0-9]*")
-	var pids []string
-	for _, d := range dirs {
-		cmdline, err := os.ReadFile(filepath.Join(d, "cmdline"))
-		if err != nil {
-			continue
-		}
-		argv := strings.Split(strings.TrimSuffix(string(cmdline), "\x00"), "\x00")
-		if len(argv) != 2 || filepath.Base(argv[0]) != "sleep" || argv[1] != marker {
-			continue
-		}
-		stat, err := os.ReadFile(filepath.Join(d, "stat"))
-		if err != nil {
-			continue
-		}
-		// The state follows the parenthesised command name.
-		if i := strings.LastIndexByte(string(stat), ')'); i >= 0 && i+2 < len(stat) && stat[i+2] == 'Z' {
-			continue
-		}
-		pids = append(pids, filepath.Base(d))
-	}
-	return pids
-}
-
 // waitProcesses waits until exactly want processes carry marker.
 func waitProcesses(t testing.TB, marker string, want int, timeout time.Duration) {
 	t.Helper()
 	testutil.WaitFor(t, timeout, func() error {
-		if got := processesWith(marker); len(got) != want {
+		if got := testutil.LiveProcesses("sleep", marker); len(got) != want {
 			return fmt.Errorf("%d processes with %q (%v), want %d", len(got), marker, got, want)
 		}
 		return nil

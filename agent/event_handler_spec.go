@@ -26,8 +26,8 @@ type EventFilter struct {
 	Name  string
 }
 
-// ParseEventFilter splits a comma-separated filter list (agent.md §20.1,
-// also the RPC stream "Type"). An empty list means "*". Items are not
+// ParseEventFilter splits a comma-separated filter list (of a handler spec,
+// or the RPC stream "Type"). An empty list means "*". Items are not
 // trimmed; "user:<name>" and "query:<name>" carry a name. The results are
 // not validated: check each with Valid.
 func ParseEventFilter(spec string) []EventFilter {
@@ -118,7 +118,7 @@ func ParseEventScript(spec string) []EventScript {
 	return scripts
 }
 
-// ParseEventHandlers parses handler specs in order (agent.md §20.1). The
+// ParseEventHandlers parses handler specs in order. The
 // first entry with an unknown event type fails the whole list with
 // "Invalid event script: Event '<filter>' invoking '<command>'".
 func ParseEventHandlers(specs []string) ([]EventScript, error) {

@@ -4,17 +4,18 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/serfclone/serf/internal/flagvalues"
 	"io"
 	"net"
 	"os"
-	"strings"
 	"time"
 )
 
-// FlagError is a command-line parse error from Go's flag package (agent.md
-// §6 step 1). Its line has already been written to the errOut given to
-// ParseFlags; the caller then prints the help on stdout with "==> " before
-// its first line and exits 1. For -h/-help it wraps flag.ErrHelp.
+// FlagError is a command-line parse error from Go's flag package, the
+// first check of a start. Its line has already been written to the errOut
+// given to ParseFlags; the caller then prints the help on stdout with
+// "==> " before its first line and exits 1. For -h/-help it wraps
+// flag.ErrHelp.
 type FlagError struct {
 	Err error
 }
@@ -23,21 +24,6 @@ func (e *FlagError) Error() string { return e.Err.Error() }
 
 // Unwrap returns the flag package's error.
 func (e *FlagError) Unwrap() error { return e.Err }
-
-// stringList is a repeatable string flag that appends in order.
-type stringList []string
-
-func (s *stringList) String() string {
-	if s == nil {
-		return ""
-	}
-	return strings.Join(*s, ",")
-}
-
-func (s *stringList) Set(v string) error {
-	*s = append(*s, v)
-	return nil
-}
 
 // ParseFlags parses the arguments of `serf agent` with Go flag rules and
 // returns the command-line configuration layer and the -config-file /
@@ -64,14 +50,15 @@ func parseFlags(args []string, errOut io.Writer, visit func(*flag.Flag)) (*Confi
 	}
 	var (
 		cmd                Config
-		configPaths        stringList
-		tags               stringList
-		startJoin          stringList
-		retryJoin          stringList
-		eventHandlers      stringList
+		configPaths        flagvalues.StringList
+		tags               flagvalues.StringList
+		startJoin          flagvalues.StringList
+		retryJoin          flagvalues.StringList
+		eventHandlers      flagvalues.StringList
 		retryInterval      string
 		broadcastTimeout   string
 		handlerTimeout     string
+		handshakeTimeout   string
 		disableCompression bool
 	)
 	fs := flag.NewFlagSet("agent", flag.ContinueOnError)
@@ -113,6 +100,9 @@ func parseFlags(args []string, errOut io.Writer, visit func(*flag.Flag)) (*Confi
 	fs.StringVar(&cmd.HTTPAddr, "http-addr", "", "address to serve the HTTP API and page on")
 	fs.IntVar(&cmd.HandlerQueueLimit, "handler-queue-limit", 0, "events that may wait for handlers, per lane")
 	fs.StringVar(&handlerTimeout, "handler-timeout", "", "time limit of one handler script run")
+	applyHeal := healFlags(fs, &cmd)
+	fs.StringVar(&handshakeTimeout, "rpc-handshake-timeout", "", "time a new RPC connection has to handshake")
+	fs.IntVar(&cmd.RPCMaxConns, "rpc-max-conns", 0, "most RPC connections open at once")
 
 	if visit != nil {
 		fs.VisitAll(visit)
@@ -124,29 +114,39 @@ func parseFlags(args []string, errOut io.Writer, visit func(*flag.Flag)) (*Confi
 
 	tagMap, err := ParseTags(tags)
 	if err != nil {
-		return nil, nil, fmt.Errorf("Error: %s", err)
+		return nil, nil, fmt.Errorf("Error: %w", err)
 	}
 	cmd.Tags = tagMap
 	if retryInterval != "" {
 		d, err := time.ParseDuration(retryInterval)
 		if err != nil {
-			return nil, nil, fmt.Errorf("Error: %s", err)
+			return nil, nil, fmt.Errorf("Error: %w", err)
 		}
 		cmd.RetryInterval = d
 	}
 	if broadcastTimeout != "" {
 		d, err := time.ParseDuration(broadcastTimeout)
 		if err != nil {
-			return nil, nil, fmt.Errorf("Error: %s", err)
+			return nil, nil, fmt.Errorf("Error: %w", err)
 		}
 		cmd.BroadcastTimeout = d
 	}
 	if handlerTimeout != "" {
 		d, err := time.ParseDuration(handlerTimeout)
 		if err != nil {
-			return nil, nil, fmt.Errorf("Error: %s", err)
+			return nil, nil, fmt.Errorf("Error: %w", err)
 		}
 		cmd.HandlerTimeout = d
+	}
+	if err := applyHeal(); err != nil {
+		return nil, nil, fmt.Errorf("Error: %w", err)
+	}
+	if handshakeTimeout != "" {
+		d, err := time.ParseDuration(handshakeTimeout)
+		if err != nil {
+			return nil, nil, fmt.Errorf("Error: %w", err)
+		}
+		cmd.RPCHandshakeTimeout = d
 	}
 	cmd.StartJoin = startJoin
 	cmd.RetryJoin = retryJoin
@@ -158,25 +158,15 @@ func parseFlags(args []string, errOut io.Writer, visit func(*flag.Flag)) (*Confi
 // ParseTags parses "key=value" tag arguments, split at the first "=". The
 // key must be non-empty; the value may be empty or contain "=". Later
 // repeats of a key win. The error reads "Invalid tag: '<arg>'".
-func ParseTags(args []string) (map[string]string, error) {
-	tags := make(map[string]string, len(args))
-	for _, arg := range args {
-		key, value, ok := strings.Cut(arg, "=")
-		if !ok || key == "" {
-			return nil, fmt.Errorf("Invalid tag: '%s'", arg)
-		}
-		tags[key] = value
-	}
-	return tags, nil
-}
+func ParseTags(args []string) (map[string]string, error) { return flagvalues.ParseTags(args) }
 
 // BuildConfig builds the agent configuration from the `serf agent`
 // arguments: defaults ← config files and directories (in order) ← command
-// line, then fills in the host name and validates in Serf's order (agent.md
-// §6 steps 1–12). On failure the error text is the message to print after
-// "==> " (a *FlagError for step 1, see ParseFlags).
+// line, then fills in the host name and validates in Serf's order. On
+// failure the error text is the message to print after "==> " (a
+// *FlagError for a flag parse error, see ParseFlags).
 //
-// warnings are the non-fatal messages of steps 9–12 in order (role
+// warnings are the non-fatal messages in Serf's order (role
 // deprecation, retry interval and broadcast timeout clamped to 1s, rejoin
 // without snapshot), to print after "==> " on success. A configured role
 // is copied into Tags["role"]. Log level, addresses, key and profile are
@@ -202,18 +192,20 @@ func buildConfig(args []string, errOut io.Writer,
 	if config.NodeName == "" {
 		name, err := hostname()
 		if err != nil {
-			return nil, nil, fmt.Errorf("Error determining hostname: %s", err)
+			return nil, nil, fmt.Errorf("Error determining hostname: %w", err)
 		}
 		config.NodeName = name
 	}
 
-	if _, err := ParseEventHandlers(config.EventHandlers); err != nil {
+	scripts, err := ParseEventHandlers(config.EventHandlers)
+	if err != nil {
 		return nil, nil, err
 	}
+	config.Scripts = scripts
 
 	if config.Interface != "" {
 		if _, err := interfaceByName(config.Interface); err != nil {
-			return nil, nil, fmt.Errorf("Invalid network interface: %s", err)
+			return nil, nil, fmt.Errorf("Invalid network interface: %w", err)
 		}
 	}
 
@@ -222,11 +214,18 @@ func buildConfig(args []string, errOut io.Writer,
 			return nil, nil, errors.New("mDNS interface specified without enabling mDNS discovery")
 		}
 		if _, err := interfaceByName(config.MDNS.Interface); err != nil {
-			return nil, nil, fmt.Errorf("Invalid mDNS network interface: %s", err)
+			return nil, nil, fmt.Errorf("Invalid mDNS network interface: %w", err)
 		}
 		if config.MDNS.DisableIPv4 && config.MDNS.DisableIPv6 {
 			return nil, nil, errors.New("Invalid mDNS configuration: both IPv4 and IPv6 are disabled")
 		}
+	}
+
+	if err := config.checkDurations(); err != nil {
+		return nil, nil, err
+	}
+	if err := config.checkLimits(); err != nil {
+		return nil, nil, err
 	}
 
 	var warnings []string
@@ -342,10 +341,27 @@ Options:
                             configuration.
   -rpc-addr=127.0.0.1:7373  Address the RPC listener binds, for the serf
                             commands and other clients.
-  -http-addr=<addr>         Address for the HTTP API, as host:port; off when
-                            empty.
+  -rpc-handshake-timeout=5s Time a new RPC connection has to send its
+                            handshake, and its auth token when rpc_auth is
+                            set. The agent closes connections that take
+                            longer.
+  -rpc-max-conns=512        Most RPC connections open at once. A connection
+                            past it is told "too many RPC connections" and
+                            closed. The HTTP API gets its own limit of the
+                            same size; connections past it wait.
+  -http-addr=<addr>         Serve the HTTP JSON API, the live cluster page and
+                            /metrics on this host:port (127.0.0.1:8080, say);
+                            off when empty. With rpc_auth set, every request
+                            must carry that token.
   -metrics-addr=<addr>      Serve /metrics in the Prometheus text format on
                             this host:port; off when empty.
+  -heal-interval=30s        How often (plus up to as much again at random) to
+                            try to rejoin members lost to a long partition or
+                            a restart; a negative value turns this off.
+  -heal-attempts=3          Joins tried per heal interval, whatever the
+                            cluster's size.
+  -rejoin-window=72h        How long a failed member is remembered and tried
+                            again.
 
 Event handlers:
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"flag"
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
@@ -336,7 +337,7 @@ func TestBuildConfigErrors(t *testing.T) {
 		})
 	}
 
-	// Both disabled without an mDNS interface is accepted (agent.md §11).
+	// Both disabled without an mDNS interface is accepted, as by Serf.
 	if _, _, err := build(t, "-discover=c", "-mdns-disable-ipv4", "-mdns-disable-ipv6"); err != nil {
 		t.Errorf("both disabled without mdns-iface: %v", err)
 	}
@@ -431,5 +432,63 @@ func TestHelpMentionsEveryFlag(t *testing.T) {
 				t.Errorf("flag -%s not defined", name)
 			}
 		}
+	}
+}
+
+// TestBuildConfigRefusesBadDurations: intervals the library cannot run
+// with stop the start with an error naming the key, instead of a panic
+// later; the two Serf clamps to 1s keep doing so.
+func TestBuildConfigRefusesBadDurations(t *testing.T) {
+	cases := []struct {
+		name    string
+		json    string
+		wantErr string
+		check   func(*Config) error
+	}{
+		{name: "negative reconnect_interval", json: `{"reconnect_interval": "-5s"}`,
+			wantErr: "Invalid reconnect_interval: -5s (must be greater than zero)"},
+		{name: "negative reconnect_timeout", json: `{"reconnect_timeout": "-1h"}`,
+			wantErr: "Invalid reconnect_timeout: -1h0m0s (must be greater than zero)"},
+		{name: "negative tombstone_timeout", json: `{"tombstone_timeout": "-1ns"}`,
+			wantErr: "Invalid tombstone_timeout: -1ns (must be greater than zero)"},
+		{name: "zero keeps the default", json: `{"reconnect_interval": "0s"}`,
+			check: func(c *Config) error {
+				if c.ReconnectInterval != 30*time.Second {
+					return fmt.Errorf("reconnect_interval = %v", c.ReconnectInterval)
+				}
+				return nil
+			}},
+		{name: "negative retry_interval is raised to 1s", json: `{"retry_interval": "-3s"}`,
+			check: func(c *Config) error {
+				if c.RetryInterval != time.Second {
+					return fmt.Errorf("retry_interval = %v", c.RetryInterval)
+				}
+				return nil
+			}},
+		{name: "negative broadcast_timeout is raised to 1s", json: `{"broadcast_timeout": "-3s"}`,
+			check: func(c *Config) error {
+				if c.BroadcastTimeout != time.Second {
+					return fmt.Errorf("broadcast_timeout = %v", c.BroadcastTimeout)
+				}
+				return nil
+			}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			path := writeFile(t, t.TempDir(), "c.json", tc.json)
+			c, _, err := build(t, "-config-file="+path)
+			if tc.wantErr != "" {
+				if err == nil || err.Error() != tc.wantErr {
+					t.Fatalf("err = %v, want %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := tc.check(c); err != nil {
+				t.Error(err)
+			}
+		})
 	}
 }

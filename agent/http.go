@@ -12,6 +12,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"golang.org/x/net/netutil"
 )
 
 // HTTPConfig tunes the HTTP API. The zero value of every field but Logger
@@ -55,10 +57,16 @@ type HTTPConfig struct {
 	// Heartbeat is how often an idle stream sends a comment, so proxies
 	// keep it open and a vanished client is noticed.
 	Heartbeat time.Duration
+
+	// MaxConns bounds the connections open at once on each listener;
+	// past it new ones wait in the kernel's accept queue until one
+	// closes. Zero means the agent's rpc_max_conns; negative, no bound.
+	MaxConns int
 }
 
 // DefaultHTTPConfig returns the defaults: no token, 64 KiB bodies, 512
-// buffered stream items and conservative timeouts.
+// buffered stream items, conservative timeouts and as many connections
+// as DefaultRPCMaxConns.
 func DefaultHTTPConfig() HTTPConfig {
 	return HTTPConfig{
 		MaxBodyBytes:      64 << 10,
@@ -68,6 +76,7 @@ func DefaultHTTPConfig() HTTPConfig {
 		WriteTimeout:      30 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		Heartbeat:         15 * time.Second,
+		MaxConns:          DefaultRPCMaxConns,
 	}
 }
 
@@ -94,6 +103,9 @@ func (c HTTPConfig) withDefaults() HTTPConfig {
 	}
 	if c.Heartbeat <= 0 {
 		c.Heartbeat = d.Heartbeat
+	}
+	if c.MaxConns == 0 {
+		c.MaxConns = d.MaxConns
 	}
 	if c.Ready == nil {
 		c.Ready = func() bool { return true }
@@ -129,6 +141,9 @@ type HTTPServer struct {
 func NewHTTPServer(a *Agent, conf HTTPConfig) (*HTTPServer, error) {
 	if a == nil {
 		return nil, errors.New("http server needs an agent")
+	}
+	if conf.MaxConns == 0 && a.Config() != nil {
+		conf.MaxConns = a.Config().RPCMaxConns
 	}
 	conf = conf.withDefaults()
 	logger := conf.Logger
@@ -210,6 +225,9 @@ func (s *HTTPServer) serve(ln net.Listener) error {
 	if s.conf.AuthToken == "" && !isLoopbackAddr(ln.Addr()) {
 		s.logger.Printf("[WARN] agent.http: The HTTP API on %s is reachable from other hosts and "+
 			"no rpc_auth token is set: anyone who can connect can control this agent", addr)
+	}
+	if s.conf.MaxConns > 0 {
+		ln = netutil.LimitListener(ln, s.conf.MaxConns)
 	}
 	err := s.server.Serve(ln)
 	if errors.Is(err, http.ErrServerClosed) {

@@ -15,13 +15,15 @@ import (
 	"github.com/serfclone/serf/serf"
 )
 
-// AgentIPC is the agent's RPC server (rpc.md): it accepts TCP clients,
+// AgentIPC is the agent's RPC server, Serf's msgpack RPC: it accepts TCP clients,
 // requires a handshake (and the auth key, if one is set), and runs their
 // requests against the agent. Every goroutine it starts is stopped and
-// waited for by Shutdown.
+// waited for by Shutdown. Clients are bounded (see ipc_limits.go): a
+// handshake deadline, a cap on open connections, and a write timeout.
 type AgentIPC struct {
 	agent     *Agent
 	authKey   string
+	limits    ipcLimits
 	listener  net.Listener
 	logger    *log.Logger
 	logWriter *LogWriter
@@ -31,9 +33,15 @@ type AgentIPC struct {
 	// startup as in Serf (a reload does not change it).
 	eventHandlers map[string]string
 
-	mu      sync.Mutex
-	clients map[*ipcClient]struct{}
-	stopped bool // no new clients; set by closeAll
+	// timeoutWarn and refuseWarn space the warnings about connections
+	// closed at the handshake deadline and refused over the cap.
+	timeoutWarn warnLimiter
+	refuseWarn  warnLimiter
+
+	mu       sync.Mutex
+	clients  map[*rpcConn]struct{}
+	refusing map[net.Conn]struct{} // connections over the cap being answered
+	stopped  bool                  // no new clients; set by closeAll
 
 	stopCh   chan struct{}
 	stopOnce sync.Once
@@ -43,21 +51,31 @@ type AgentIPC struct {
 // NewAgentIPC starts serving RPC clients on listener. authKey, when not
 // empty, must be presented with "auth" before any other command. Log lines
 // go to logOutput; logWriter feeds monitors (it may be nil: monitors then
-// receive nothing). When the agent shuts down, the listener and every
-// connection are closed; call Shutdown to wait for the server to finish.
+// receive nothing). The handshake timeout and the connection cap come
+// from the agent's configuration (rpc_handshake_timeout, rpc_max_conns).
+// When the agent shuts down, the listener and every connection are
+// closed; call Shutdown to wait for the server to finish.
 func NewAgentIPC(agent *Agent, authKey string, listener net.Listener, logOutput io.Writer, logWriter *LogWriter) *AgentIPC {
+	return newAgentIPC(agent, authKey, listener, logOutput, logWriter, ipcLimitsFromConfig(agent.Config()))
+}
+
+func newAgentIPC(agent *Agent, authKey string, listener net.Listener, logOutput io.Writer, logWriter *LogWriter, limits ipcLimits) *AgentIPC {
 	if logOutput == nil {
 		logOutput = io.Discard
 	}
 	i := &AgentIPC{
 		agent:         agent,
 		authKey:       authKey,
+		limits:        limits,
+		timeoutWarn:   warnLimiter{interval: ipcLimitWarnInterval},
+		refuseWarn:    warnLimiter{interval: ipcLimitWarnInterval},
 		listener:      listener,
 		logger:        log.New(logOutput, "", log.LstdFlags),
 		logWriter:     logWriter,
 		handle:        newIPCHandle(),
 		eventHandlers: statsEventHandlers(agent.Config()),
-		clients:       make(map[*ipcClient]struct{}),
+		clients:       make(map[*rpcConn]struct{}),
+		refusing:      make(map[net.Conn]struct{}),
 		stopCh:        make(chan struct{}),
 	}
 	i.wg.Add(2)
@@ -87,6 +105,9 @@ func (i *AgentIPC) closeAll() {
 	}
 	for c := range i.clients {
 		c.close()
+	}
+	for conn := range i.refusing {
+		_ = conn.Close()
 	}
 }
 
@@ -125,10 +146,25 @@ func (i *AgentIPC) acceptLoop() {
 			continue
 		}
 		backoff = 0
+		// Only this loop adds clients, so the count can only fall
+		// between the check and the add below.
+		i.mu.Lock()
+		full := len(i.clients) >= i.limits.MaxConns
+		i.mu.Unlock()
+		if full {
+			i.refuse(conn)
+			continue
+		}
 		i.logger.Printf("[INFO] agent.ipc: Accepted client: %v", conn.RemoteAddr())
 		metrics.IncrCounter([]string{"agent", "ipc", "accept"}, 1)
+		// The handshake deadline runs from the accept; admit lifts it.
+		if err := conn.SetReadDeadline(time.Now().Add(i.limits.HandshakeTimeout)); err != nil {
+			i.logger.Printf("[ERR] agent.ipc: failed to set handshake deadline: %v", err)
+			_ = conn.Close()
+			continue
+		}
 
-		c := newIPCClient(conn, i.handle)
+		c := newRPCConn(conn, i.handle, i.limits.WriteTimeout)
 		i.mu.Lock()
 		if i.stopped {
 			i.mu.Unlock()
@@ -151,19 +187,32 @@ func (i *AgentIPC) isStopped() bool {
 // serveClient runs one connection's requests in order until the client
 // goes away, a request fails, or the server stops; then it ends the
 // client's streams and forgets it.
-func (i *AgentIPC) serveClient(c *ipcClient) {
+func (i *AgentIPC) serveClient(c *rpcConn) {
 	defer i.wg.Done()
 	defer i.dropClient(c)
 	for {
 		if err := c.decode(&c.header); err != nil {
-			if !c.closed() && !errors.Is(err, io.EOF) {
+			switch {
+			case c.closed() || errors.Is(err, io.EOF):
+			case !c.admitted && isTimeout(err):
+				i.handshakeTimedOut(c)
+			default:
 				i.logger.Printf("[ERR] agent.ipc: failed to decode request header: %v", err)
 			}
 			return
 		}
-		if err := i.handleRequest(c, c.header.Command, c.header.Seq); err != nil {
+		err := i.handleRequest(c, c.header.Command, c.header.Seq)
+		if err == nil {
+			err = i.admit(c)
+		}
+		if err != nil {
 			if !c.closed() {
-				i.logger.Printf("[ERR] agent.ipc: Failed to evaluate request: %v", err)
+				if !c.admitted && isTimeout(err) {
+					// A body that stalled past the handshake deadline.
+					i.handshakeTimedOut(c)
+				} else {
+					i.logger.Printf("[ERR] agent.ipc: Failed to evaluate request: %v", err)
+				}
 			}
 			return
 		}
@@ -172,7 +221,7 @@ func (i *AgentIPC) serveClient(c *ipcClient) {
 
 // dropClient closes c, stops its subscriptions and goroutines, and
 // removes it from the server.
-func (i *AgentIPC) dropClient(c *ipcClient) {
+func (i *AgentIPC) dropClient(c *rpcConn) {
 	c.close()
 
 	c.mu.Lock()
@@ -204,7 +253,7 @@ func (e errCloseConnection) Error() string { return string(e) }
 
 // handleRequest checks the handshake and auth gates and runs one command.
 // A returned error closes the connection.
-func (i *AgentIPC) handleRequest(c *ipcClient, command string, seq uint64) error {
+func (i *AgentIPC) handleRequest(c *rpcConn, command string, seq uint64) error {
 	metrics.IncrCounter([]string{"agent", "ipc", "command"}, 1)
 
 	if c.version == 0 && command != handshakeCommand {
@@ -215,7 +264,7 @@ func (i *AgentIPC) handleRequest(c *ipcClient, command string, seq uint64) error
 	}
 
 	// The request body, if any, is deliberately left unread: Serf then
-	// decodes it as the next header (rpc.md §4, the auth quirk).
+	// decodes it as the next header, and clients rely on the outcome.
 	if i.authKey != "" && !c.didAuth && command != authCommand && command != handshakeCommand {
 		i.logger.Printf("[WARN] agent.ipc: Client sending commands before auth")
 		return c.reply(seq, errors.New(errAuthRequiredText), nil)

@@ -13,17 +13,17 @@ import (
 // This file holds the request/reply commands. Each handler decodes its
 // body (a body that fails to decode closes the connection without a
 // reply, as in Serf), runs the command and sends exactly the reply shape
-// rpc.md §6 gives: some commands always carry a body, even on error.
+// Serf sends: some commands always carry a body, even on error.
 
 // decodeBody reads the request body of command into v.
-func (c *ipcClient) decodeBody(command string, v interface{}) error {
+func (c *rpcConn) decodeBody(command string, v interface{}) error {
 	if err := c.decode(v); err != nil {
 		return fmt.Errorf("failed to decode %s request: %w", command, err)
 	}
 	return nil
 }
 
-func (i *AgentIPC) handleHandshake(c *ipcClient, seq uint64) error {
+func (i *AgentIPC) handleHandshake(c *rpcConn, seq uint64) error {
 	var req ipcHandshakeRequest
 	if err := c.decodeBody(handshakeCommand, &req); err != nil {
 		return err
@@ -40,7 +40,7 @@ func (i *AgentIPC) handleHandshake(c *ipcClient, seq uint64) error {
 	return c.reply(seq, err, nil)
 }
 
-func (i *AgentIPC) handleAuth(c *ipcClient, seq uint64) error {
+func (i *AgentIPC) handleAuth(c *rpcConn, seq uint64) error {
 	var req ipcAuthRequest
 	if err := c.decodeBody(authCommand, &req); err != nil {
 		return err
@@ -57,17 +57,17 @@ func (i *AgentIPC) handleAuth(c *ipcClient, seq uint64) error {
 	return c.reply(seq, err, nil)
 }
 
-func (i *AgentIPC) handleMembers(c *ipcClient, seq uint64) error {
+func (i *AgentIPC) handleMembers(c *rpcConn, seq uint64) error {
 	members := i.agent.Serf().Members()
 	return c.reply(seq, nil, &ipcMembersResponse{Members: toIPCMembers(members)})
 }
 
-func (i *AgentIPC) handleMembersFiltered(c *ipcClient, seq uint64) error {
+func (i *AgentIPC) handleMembersFiltered(c *rpcConn, seq uint64) error {
 	var req ipcMembersFilteredRequest
 	if err := c.decodeBody(membersFilteredCommand, &req); err != nil {
 		return err
 	}
-	// A bad pattern closes the connection without a reply (rpc.md §7.4).
+	// A bad pattern closes the connection without a reply, as in Serf.
 	members, err := filterMembers(i.agent.Serf().Members(), req.Tags, req.Status, req.Name)
 	if err != nil {
 		return err
@@ -127,7 +127,7 @@ MEMBERS:
 	return out, nil
 }
 
-func (i *AgentIPC) handleJoin(c *ipcClient, seq uint64) error {
+func (i *AgentIPC) handleJoin(c *rpcConn, seq uint64) error {
 	var req ipcJoinRequest
 	if err := c.decodeBody(joinCommand, &req); err != nil {
 		return err
@@ -140,7 +140,7 @@ func (i *AgentIPC) handleJoin(c *ipcClient, seq uint64) error {
 	return c.reply(seq, err, &ipcJoinResponse{Num: int32(n)})
 }
 
-func (i *AgentIPC) handleLeave(c *ipcClient, seq uint64) error {
+func (i *AgentIPC) handleLeave(c *rpcConn, seq uint64) error {
 	i.logger.Printf("[INFO] agent.ipc: Graceful leave triggered")
 	leaveErr := i.agent.Leave()
 	if leaveErr != nil {
@@ -158,7 +158,7 @@ func (i *AgentIPC) handleLeave(c *ipcClient, seq uint64) error {
 	return sendErr
 }
 
-func (i *AgentIPC) handleForceLeave(c *ipcClient, seq uint64) error {
+func (i *AgentIPC) handleForceLeave(c *rpcConn, seq uint64) error {
 	var req ipcForceLeaveRequest
 	if err := c.decodeBody(forceLeaveCommand, &req); err != nil {
 		return err
@@ -167,7 +167,7 @@ func (i *AgentIPC) handleForceLeave(c *ipcClient, seq uint64) error {
 	return c.reply(seq, err, nil)
 }
 
-func (i *AgentIPC) handleEvent(c *ipcClient, seq uint64) error {
+func (i *AgentIPC) handleEvent(c *rpcConn, seq uint64) error {
 	var req ipcEventRequest
 	if err := c.decodeBody(eventCommand, &req); err != nil {
 		return err
@@ -176,13 +176,13 @@ func (i *AgentIPC) handleEvent(c *ipcClient, seq uint64) error {
 	return c.reply(seq, err, nil)
 }
 
-func (i *AgentIPC) handleTags(c *ipcClient, seq uint64) error {
+func (i *AgentIPC) handleTags(c *rpcConn, seq uint64) error {
 	var req ipcTagsRequest
 	if err := c.decodeBody(tagsCommand, &req); err != nil {
 		return err
 	}
 	// Serf deletes first and then sets, so a tag both deleted and set
-	// ends up set (rpc.md §7.9): never delete a tag that is being set.
+	// ends up set: never delete a tag that is being set.
 	var del []string
 	for _, k := range req.DeleteTags {
 		if _, set := req.Tags[k]; !set {
@@ -193,7 +193,7 @@ func (i *AgentIPC) handleTags(c *ipcClient, seq uint64) error {
 	return c.reply(seq, err, nil)
 }
 
-func (i *AgentIPC) handleRespond(c *ipcClient, seq uint64) error {
+func (i *AgentIPC) handleRespond(c *rpcConn, seq uint64) error {
 	var req ipcRespondRequest
 	if err := c.decodeBody(respondCommand, &req); err != nil {
 		return err
@@ -203,8 +203,8 @@ func (i *AgentIPC) handleRespond(c *ipcClient, seq uint64) error {
 		err = errors.New(errUnknownQueryID)
 	} else if err = q.Respond(req.Payload); err != nil && !strings.HasPrefix(err.Error(), respondErrorPrefix) {
 		// Serf words every respond failure this way, also "response
-		// already sent" and "response is past the deadline" (rpc.md
-		// §7.14); clients print it.
+		// already sent" and "response is past the deadline"; clients
+		// print it.
 		err = fmt.Errorf("%s%w", respondErrorPrefix, err)
 	}
 	return c.reply(seq, err, nil)
@@ -213,7 +213,7 @@ func (i *AgentIPC) handleRespond(c *ipcClient, seq uint64) error {
 // respondErrorPrefix starts every respond error, even for user queries.
 const respondErrorPrefix = "failed to respond to key query: "
 
-func (i *AgentIPC) handleChangeKey(c *ipcClient, seq uint64, command string) error {
+func (i *AgentIPC) handleChangeKey(c *rpcConn, seq uint64, command string) error {
 	var req ipcKeyRequest
 	if err := c.decodeBody(command, &req); err != nil {
 		return err
@@ -231,7 +231,7 @@ func (i *AgentIPC) handleChangeKey(c *ipcClient, seq uint64, command string) err
 	return c.reply(seq, err, toIPCKeyResponse(resp, false))
 }
 
-func (i *AgentIPC) handleListKeys(c *ipcClient, seq uint64) error {
+func (i *AgentIPC) handleListKeys(c *rpcConn, seq uint64) error {
 	resp, err := i.agent.ListKeys()
 	return c.reply(seq, err, toIPCKeyResponse(resp, true))
 }
@@ -254,7 +254,7 @@ func toIPCKeyResponse(r *serf.KeyResponse, withKeys bool) *ipcKeyResponse {
 	return out
 }
 
-func (i *AgentIPC) handleStats(c *ipcClient, seq uint64) error {
+func (i *AgentIPC) handleStats(c *rpcConn, seq uint64) error {
 	return c.reply(seq, nil, agentStats(i.agent, i.eventHandlers))
 }
 
@@ -266,17 +266,13 @@ func statsEventHandlers(conf *Config) map[string]string {
 	if conf == nil {
 		return out
 	}
-	for _, spec := range conf.EventHandlers {
-		for _, s := range ParseEventScript(spec) {
-			if s.Valid() {
-				out[s.StatsKey()] = s.Script
-			}
-		}
+	for _, s := range conf.Scripts {
+		out[s.StatsKey()] = s.Script
 	}
 	return out
 }
 
-func (i *AgentIPC) handleGetCoordinate(c *ipcClient, seq uint64) error {
+func (i *AgentIPC) handleGetCoordinate(c *rpcConn, seq uint64) error {
 	var req ipcCoordinateRequest
 	if err := c.decodeBody(getCoordinateCommand, &req); err != nil {
 		return err

@@ -10,7 +10,7 @@ import (
 )
 
 // ipcStreamBuffer is how many records a stream or monitor holds for a
-// slow client before it drops new ones (rpc.md §7.10, §7.11).
+// slow client before it drops new ones, as many as Serf holds.
 const ipcStreamBuffer = 512
 
 // ipcEventStream forwards the agent's events that pass its filters to one
@@ -19,7 +19,7 @@ const ipcStreamBuffer = 512
 type ipcEventStream struct {
 	agent   *Agent
 	logger  *log.Logger
-	client  *ipcClient
+	client  *rpcConn
 	seq     uint64
 	filters []EventFilter
 
@@ -28,7 +28,7 @@ type ipcEventStream struct {
 	stopOnce sync.Once
 }
 
-func newIPCEventStream(i *AgentIPC, c *ipcClient, seq uint64, filters []EventFilter) *ipcEventStream {
+func newIPCEventStream(i *AgentIPC, c *rpcConn, seq uint64, filters []EventFilter) *ipcEventStream {
 	return &ipcEventStream{
 		agent:   i.agent,
 		logger:  i.logger,
@@ -139,7 +139,7 @@ func userEventRecord(ev *serf.UserEvent) *ipcUserEventRecord {
 	}
 }
 
-func (i *AgentIPC) handleStream(c *ipcClient, seq uint64) error {
+func (i *AgentIPC) handleStream(c *rpcConn, seq uint64) error {
 	var req ipcStreamRequest
 	if err := c.decodeBody(streamCommand, &req); err != nil {
 		return err
@@ -171,7 +171,7 @@ func (i *AgentIPC) handleStream(c *ipcClient, seq uint64) error {
 	return nil
 }
 
-func (i *AgentIPC) handleStop(c *ipcClient, seq uint64) error {
+func (i *AgentIPC) handleStop(c *rpcConn, seq uint64) error {
 	var req ipcStopRequest
 	if err := c.decodeBody(stopCommand, &req); err != nil {
 		return err

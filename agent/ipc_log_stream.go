@@ -20,7 +20,7 @@ const ipcDropWarnInterval = time.Second
 // tagged with the Seq of the "monitor" request.
 type ipcLogStream struct {
 	logger *log.Logger
-	client *ipcClient
+	client *rpcConn
 	seq    uint64
 	filter *logutils.LevelFilter
 	format func(line string) string // nil sends lines as they are; see monitor-json
@@ -31,7 +31,7 @@ type ipcLogStream struct {
 	stopOnce sync.Once
 }
 
-func newIPCLogStream(i *AgentIPC, c *ipcClient, seq uint64, filter *logutils.LevelFilter) *ipcLogStream {
+func newIPCLogStream(i *AgentIPC, c *rpcConn, seq uint64, filter *logutils.LevelFilter) *ipcLogStream {
 	return &ipcLogStream{
 		logger: i.logger,
 		client: c,
@@ -115,13 +115,13 @@ func (m *ipcLogStream) warnDrops() {
 	}
 }
 
-func (i *AgentIPC) handleMonitor(c *ipcClient, seq uint64) error {
+func (i *AgentIPC) handleMonitor(c *rpcConn, seq uint64) error {
 	return i.startMonitor(c, seq, monitorCommand, nil)
 }
 
 // startMonitor serves "monitor" and "monitor-json", which differ only in
 // format, applied to each line just before it is sent.
-func (i *AgentIPC) startMonitor(c *ipcClient, seq uint64, command string, format func(string) string) error {
+func (i *AgentIPC) startMonitor(c *rpcConn, seq uint64, command string, format func(string) string) error {
 	var req ipcMonitorRequest
 	if err := c.decodeBody(command, &req); err != nil {
 		return err
@@ -139,7 +139,7 @@ func (i *AgentIPC) startMonitor(c *ipcClient, seq uint64, command string, format
 	}
 
 	// The success header goes first; registering then replays the ring,
-	// oldest line first (rpc.md §7.11).
+	// oldest line first, as Serf does.
 	if err := c.reply(seq, nil, nil); err != nil {
 		return err
 	}

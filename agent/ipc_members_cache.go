@@ -50,7 +50,7 @@ func encodeIPCBody(handle *codec.MsgpackHandle, v interface{}) ([]byte, error) {
 
 // replyEncoded sends a header with seq and no error, followed by a body
 // that is already encoded, as one unit.
-func (c *ipcClient) replyEncoded(seq uint64, body []byte) error {
+func (c *rpcConn) replyEncoded(seq uint64, body []byte) error {
 	c.writeLock.Lock()
 	defer c.writeLock.Unlock()
 	if err := c.enc.Encode(&ipcResponseHeader{Seq: seq}); err != nil {

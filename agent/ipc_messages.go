@@ -10,7 +10,7 @@ import (
 	"github.com/serfclone/serf/serf"
 )
 
-// This file holds the RPC wire vocabulary (rpc.md): command names, error
+// This file holds the RPC wire vocabulary of Serf 0.10: command names, error
 // strings and the structures exchanged. Structures travel as msgpack maps
 // keyed by field name, and the codec writes the keys in sorted order as
 // Serf does, so field names and types are part of the protocol: unsigned
@@ -22,7 +22,7 @@ const (
 	maxIPCVersion = 1
 )
 
-// Command names (rpc.md §6). They are case-sensitive.
+// Command names. They are case-sensitive.
 const (
 	handshakeCommand       = "handshake"
 	authCommand            = "auth"
@@ -46,7 +46,7 @@ const (
 	getCoordinateCommand   = "get-coordinate"
 )
 
-// Error strings clients compare (rpc.md §10).
+// Error strings, word for word Serf's: clients compare them.
 const (
 	errUnsupportedCommandText = "Unsupported command"
 	errUnsupportedIPCVersion  = "Unsupported IPC version"
@@ -60,7 +60,7 @@ const (
 	errInvalidAuthToken       = "Invalid authentication token"
 )
 
-// Query result record types (rpc.md §9.5).
+// Query result record types, the "Type" of each record of a query stream.
 const (
 	queryRecordAck      = "ack"
 	queryRecordResponse = "response"
@@ -79,7 +79,7 @@ func newIPCHandle() *codec.MsgpackHandle {
 
 // ipcRequestHeader precedes every request. One value is reused for all the
 // requests of a connection, so a header that omits a key keeps the value
-// of the previous request, as Serf does (rpc.md §3).
+// of the previous request, as Serf does.
 type ipcRequestHeader struct {
 	Command string
 	Seq     uint64
@@ -196,7 +196,7 @@ type ipcLogRecord struct {
 	Log string
 }
 
-// ipcMember is a member as RPC shows it (rpc.md §8.1).
+// ipcMember is a member as RPC shows it.
 type ipcMember struct {
 	Name        string
 	Addr        net.IP
@@ -211,13 +211,13 @@ type ipcMember struct {
 	DelegateCur uint8
 }
 
-// ipcMemberEventRecord is a member-* stream record (rpc.md §9.1).
+// ipcMemberEventRecord is a member-* stream record.
 type ipcMemberEventRecord struct {
 	Event   string
 	Members []ipcMember
 }
 
-// ipcUserEventRecord is a user event stream record (rpc.md §9.2).
+// ipcUserEventRecord is a user event stream record.
 type ipcUserEventRecord struct {
 	Event    string
 	LTime    serf.LamportTime
@@ -226,7 +226,7 @@ type ipcUserEventRecord struct {
 	Coalesce bool
 }
 
-// ipcQueryEventRecord is a query stream record (rpc.md §9.3). ID is the
+// ipcQueryEventRecord is a query stream record. ID is the
 // connection's handle for respond, not the query's gossip ID.
 type ipcQueryEventRecord struct {
 	Event   string

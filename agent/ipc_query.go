@@ -4,7 +4,7 @@ import (
 	"github.com/serfclone/serf/serf"
 )
 
-func (i *AgentIPC) handleQuery(c *ipcClient, seq uint64) error {
+func (i *AgentIPC) handleQuery(c *rpcConn, seq uint64) error {
 	var req ipcQueryRequest
 	if err := c.decodeBody(queryCommand, &req); err != nil {
 		return err
@@ -35,7 +35,7 @@ func (i *AgentIPC) handleQuery(c *ipcClient, seq uint64) error {
 // arrive and a final "done" record when Serf closes the query at its
 // deadline. If the client goes away first, the query is closed early; a
 // failed write ends the connection.
-func (i *AgentIPC) streamQueryResults(c *ipcClient, seq uint64, resp *serf.QueryResponse) {
+func (i *AgentIPC) streamQueryResults(c *rpcConn, seq uint64, resp *serf.QueryResponse) {
 	defer c.wg.Done()
 	defer resp.Close()
 
@@ -69,7 +69,7 @@ func (i *AgentIPC) streamQueryResults(c *ipcClient, seq uint64, resp *serf.Query
 	}
 }
 
-func (i *AgentIPC) queryStreamFailed(c *ipcClient, err error) {
+func (i *AgentIPC) queryStreamFailed(c *rpcConn, err error) {
 	if c.closed() {
 		return
 	}

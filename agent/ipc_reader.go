@@ -18,6 +18,11 @@ const maxIPCObjectSize = 8 << 20
 // allocated) at a time, so memory follows the bytes actually received.
 const ipcReadChunk = 32 << 10
 
+// ipcKeepBuffer is the most buffer capacity a reader keeps between
+// objects. A rare large request is read into a buffer of its size, which
+// is then let go rather than held for the life of the connection.
+const ipcKeepBuffer = 64 << 10
+
 // ipcObjectReader cuts a client's byte stream into complete msgpack
 // objects before anything decodes them. The codec trusts declared lengths
 // (a 12-byte time extension claiming 2 GB makes it allocate 2 GB), so
@@ -41,6 +46,9 @@ var errIPCObjectTooLarge = errors.New("request object too large")
 // until the following call. io.EOF means the stream ended between
 // objects; io.ErrUnexpectedEOF that it ended inside one.
 func (o *ipcObjectReader) next() ([]byte, error) {
+	if cap(o.buf) > ipcKeepBuffer {
+		o.buf = nil
+	}
 	o.buf = o.buf[:0]
 	// pending counts the values still to read; containers add their
 	// elements. Every value takes at least one byte, so pending can

@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -37,7 +38,8 @@ func mustBase64(s string) []byte {
 	return b
 }
 
-// vectorCluster is the recorded cluster (shared/vectors/README.md) rebuilt
+// vectorCluster is the cluster the RPC transcripts in testdata/vectors/rpc
+// were recorded on (testdata/vectors/README.md describes it), rebuilt
 // on free loopback ports: node-a (role=web, dc=east) and node-b (role=db,
 // dc=east) answer every query with "pong from <name>", node-c (role=web,
 // dc=west) does not; node-auth, here a second RPC server of node-a,
@@ -98,9 +100,9 @@ var (
 	membersRules = &cmpRules{unordered: []string{"/Members"}, loose: []string{"/Members/#/Port"}}
 	// Recordings of members the rebuilt cluster lacks: shapes only.
 	membersShapeRules = &cmpRules{shape: []string{"/Members"}, anything: []string{"/Members/#/Tags"}}
-	statsRules        = &cmpRules{loose: []string{"/runtime/*", "/serf/*"}}
+	statsRules        = &cmpRules{loose: []string{"/runtime/*", "/serf/*"}, extra: []string{"/serf/address_book"}}
 	coordRules        = &cmpRules{loose: []string{"/Coord/Adjustment", "/Coord/Error", "/Coord/Height", "/Coord/Vec/#"}}
-	rttRules          = &cmpRules{loose: append(append([]string{}, statsRules.loose...), coordRules.loose...)}
+	rttRules          = &cmpRules{loose: append(append([]string{}, statsRules.loose...), coordRules.loose...), extra: statsRules.extra}
 	keysRules         = &cmpRules{}
 )
 
@@ -501,8 +503,8 @@ func runStreamVector(t *testing.T, cl *vectorCluster, v *rpcVector, conn *rpcTes
 		return eventIs("user")(n) && n.get("Name").text == "stream-event"
 	})
 	// The event may reach node-c through a push-pull before the gossip
-	// copy does; push-pull does not carry the coalesce flag (gossip.md
-	// §2.4.3), so that copy arrives with Coalesce=false.
+	// copy does; the user events in a push-pull do not carry the coalesce
+	// flag, so that copy arrives with Coalesce=false.
 	userRules := &cmpRules{loose: []string{"/LTime", "/Coalesce"}}
 	if err := compareFrame(firstRecord(t, want, 2, eventIs("user")), u, userRules, false); err != nil {
 		t.Fatalf("user event record: %v", err)
@@ -821,11 +823,22 @@ func TestIPCStreams(t *testing.T) {
 	fire("other")
 	fire("deploy")
 	nameOf := func(f *rpcFrame) string { return f.body.get("Name").text }
-	if r := c.record(4, 10*time.Second); nameOf(r) != "deploy" {
+	// The node's own member-join may reach the handlers after the
+	// streams registered, on a loaded machine; only user records count.
+	userRecord := func(seq uint64) *rpcFrame {
+		t.Helper()
+		for {
+			r := c.record(seq, 10*time.Second)
+			if ev := r.body.get("Event"); ev != nil && ev.text == "user" {
+				return r
+			}
+		}
+	}
+	if r := userRecord(4); nameOf(r) != "deploy" {
 		t.Fatalf("user:deploy stream got %v", r)
 	}
 	for _, seq := range []uint64{5, 6} {
-		if a, b := nameOf(c.record(seq, 10*time.Second)), nameOf(c.record(seq, 10*time.Second)); a != "other" || b != "deploy" {
+		if a, b := nameOf(userRecord(seq)), nameOf(userRecord(seq)); a != "other" || b != "deploy" {
 			t.Fatalf("stream %d got %s, %s", seq, a, b)
 		}
 	}
@@ -1057,7 +1070,8 @@ func TestIPCStatsAndCoordinates(t *testing.T) {
 	wantKeys := map[string]string{
 		"agent":   "name",
 		"runtime": "arch,cpu_count,goroutines,max_procs,os,version",
-		"serf":    "coordinate_resets,encrypted,event_queue,event_time,failed,health_score,intent_queue,left,member_time,members,query_queue,query_time",
+		// Serf 0.10's keys plus address_book (the heal loop's lost peers).
+		"serf": "address_book,coordinate_resets,encrypted,event_queue,event_time,failed,health_score,intent_queue,left,member_time,members,query_queue,query_time",
 	}
 	for section, keys := range wantKeys {
 		var got []string
@@ -1171,7 +1185,9 @@ func TestIPCShutdownClosesClients(t *testing.T) {
 	}
 	for _, c := range append(conns, idle) {
 		_ = c.conn.SetReadDeadline(time.Now().Add(5 * time.Second))
-		if _, err := io.Copy(io.Discard, c.r); err != nil {
+		// A reset is a close too: the server may close with bytes of ours
+		// still unread.
+		if _, err := io.Copy(io.Discard, c.r); err != nil && !errors.Is(err, syscall.ECONNRESET) {
 			t.Fatalf("client not closed: %v", err)
 		}
 	}
@@ -1382,9 +1398,9 @@ func TestIPCSlowClientDoesNotBlockAgent(t *testing.T) {
 func TestIPCStreamDropsWithoutBlocking(t *testing.T) {
 	server, client := net.Pipe()
 	defer client.Close()
-	var out syncBuffer
+	var out testutil.SyncBuffer
 	i := &AgentIPC{agent: &Agent{}, logger: log.New(&out, "", 0)}
-	c := newIPCClient(server, newIPCHandle())
+	c := newRPCConn(server, newIPCHandle(), 0)
 
 	s := newIPCEventStream(i, c, 2, ParseEventFilter("*"))
 	m := newIPCLogStream(i, c, 3, NewLevelFilter("INFO", nil))
@@ -1636,7 +1652,7 @@ func TestLogWriterHandlers(t *testing.T) {
 }
 
 func TestLogWriterGatedWriter(t *testing.T) {
-	var out syncBuffer
+	var out testutil.SyncBuffer
 	g := NewGatedWriter(&out)
 	_, _ = g.Write([]byte("one\n"))
 	buf := []byte("two\n")
@@ -1651,20 +1667,10 @@ func TestLogWriterGatedWriter(t *testing.T) {
 	if got := out.String(); got != "one\ntwo\nthree\n" {
 		t.Fatalf("output %q", got)
 	}
-
-	var out2 syncBuffer
-	r := &GatedWriter{Writer: &out2}
-	_, _ = r.Write([]byte("dropped\n"))
-	r.Reset()
-	r.Flush()
-	_, _ = r.Write([]byte("kept\n"))
-	if got := out2.String(); got != "kept\n" {
-		t.Fatalf("after reset %q", got)
-	}
 }
 
 func TestLogWriterLevelFilter(t *testing.T) {
-	var out syncBuffer
+	var out testutil.SyncBuffer
 	f := NewLevelFilter("WARN", &out)
 	for _, l := range []string{
 		"2026/01/01 00:00:00 [TRACE] x: no\n",

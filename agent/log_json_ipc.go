@@ -8,6 +8,6 @@ package agent
 // Clients that do not ask see no change.
 const monitorJSONCommand = "monitor-json"
 
-func (i *AgentIPC) handleMonitorJSON(c *ipcClient, seq uint64) error {
+func (i *AgentIPC) handleMonitorJSON(c *rpcConn, seq uint64) error {
 	return i.startMonitor(c, seq, monitorJSONCommand, newJSONLineFormatter().format)
 }

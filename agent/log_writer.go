@@ -19,10 +19,10 @@ type LogHandler interface {
 // LogWriter is an io.Writer that keeps the most recent log lines in a ring
 // and fans every new line out to registered handlers. The agent writes all
 // its log output here, whatever the console's level, so that `serf
-// monitor` can show recent history and any level (agent.md §16).
+// monitor` can show recent history and any level.
 //
 // Each Write is one log entry: the Go logger writes one entry per call,
-// and a multi-line message stays one entry (rpc.md §9.4).
+// and a multi-line message stays one entry, one monitor record.
 type LogWriter struct {
 	mu       sync.Mutex
 	ring     []string
@@ -147,24 +147,13 @@ func (w *GatedWriter) Flush() {
 	w.flushed = true
 }
 
-// Reset discards the buffered data without writing it; the gate stays as
-// it is.
-func (w *GatedWriter) Reset() {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.buf = nil
-}
-
-// logFilterLevels are Serf's log levels, lowest first.
-var logFilterLevels = []logutils.LogLevel{"TRACE", "DEBUG", "INFO", "WARN", "ERR"}
-
 // NewLevelFilter returns a filter in front of w that drops a line only when
-// the text inside its first [...] is a known level below level (agent.md
-// §16); lines with no bracketed level or an unknown one always pass. level
+// the text inside its first [...] is a known level below level; lines with
+// no bracketed level or an unknown one always pass, as in Serf. level
 // is used as given: validate it with ValidateLevelFilter first.
 func NewLevelFilter(level string, w io.Writer) *logutils.LevelFilter {
 	return &logutils.LevelFilter{
-		Levels:   logFilterLevels,
+		Levels:   filterLevels(),
 		MinLevel: logutils.LogLevel(level),
 		Writer:   w,
 	}

@@ -2,7 +2,6 @@ package agent
 
 import (
 	"errors"
-	"net"
 	"os"
 	"strconv"
 	"time"
@@ -28,17 +27,7 @@ func (n *Notifier) Notify(state string) error {
 	if !n.Enabled() {
 		return nil
 	}
-	name := n.socket
-	if name[0] == '@' { // abstract socket
-		name = "\x00" + name[1:]
-	}
-	conn, err := net.DialUnix("unixgram", nil, &net.UnixAddr{Name: name, Net: "unixgram"})
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
-	_, err = conn.Write([]byte(state))
-	return err
+	return sendNotify(n.socket, state)
 }
 
 // WatchdogInterval returns half the watchdog period systemd set in

@@ -3,7 +3,6 @@ package agent
 import (
 	"bytes"
 	"fmt"
-	"strings"
 
 	gsyslog "github.com/hashicorp/go-syslog"
 )
@@ -18,41 +17,11 @@ var syslogPriority = map[string]gsyslog.Priority{
 	"CRIT":  gsyslog.LOG_CRIT,
 }
 
-// levelRank orders the known levels for filtering.
-var levelRank = map[string]int{"TRACE": 0, "DEBUG": 1, "INFO": 2, "WARN": 3, "ERR": 4}
-
 // SyslogWriter sends log lines that pass the level filter to syslog, with
 // the date and level stripped and the level mapped to a priority.
 type SyslogWriter struct {
 	l        gsyslog.Syslogger
 	minLevel string
-}
-
-// NewSyslogWriter connects to the local syslog daemon with tag "serf".
-func NewSyslogWriter(facility, minLevel string) (*SyslogWriter, error) {
-	facility = strings.ToUpper(facility)
-	if facility == "" {
-		facility = DefaultSyslogFacility
-	}
-	l, err := gsyslog.NewLogger(gsyslog.LOG_NOTICE, facility, "serf")
-	if err != nil {
-		return nil, err
-	}
-	return &SyslogWriter{l: l, minLevel: strings.ToUpper(minLevel)}, nil
-}
-
-// DialSyslogWriter sends to the syslog daemon at network/addr instead of
-// the local default socket.
-func DialSyslogWriter(network, addr, facility, minLevel string) (*SyslogWriter, error) {
-	facility = strings.ToUpper(facility)
-	if facility == "" {
-		facility = DefaultSyslogFacility
-	}
-	l, err := gsyslog.DialLogger(network, addr, gsyslog.LOG_NOTICE, facility, "serf")
-	if err != nil {
-		return nil, err
-	}
-	return &SyslogWriter{l: l, minLevel: strings.ToUpper(minLevel)}, nil
 }
 
 // Close releases the connection to syslog.
@@ -61,7 +30,7 @@ func (s *SyslogWriter) Close() error { return s.l.Close() }
 // Write implements io.Writer for one log line.
 func (s *SyslogWriter) Write(p []byte) (int, error) {
 	level, msg := splitLogLine(p)
-	if r, known := levelRank[level]; known && r < levelRank[s.minLevel] {
+	if r := levelRank(level); r >= 0 && r < levelRank(s.minLevel) {
 		return len(p), nil
 	}
 	prio, ok := syslogPriority[level]

@@ -45,9 +45,12 @@ func (a *Agent) emitClusterGauges() {
 	}
 }
 
-// StartClusterGauges refreshes the cluster gauges until the agent stops.
+// StartClusterGauges refreshes the cluster gauges until the agent stops;
+// Shutdown waits for the goroutine.
 func (a *Agent) StartClusterGauges() {
+	a.wg.Add(1)
 	go func() {
+		defer a.wg.Done()
 		t := time.NewTicker(clusterGaugeInterval)
 		defer t.Stop()
 		for {
@@ -110,4 +113,79 @@ func (p *PrometheusServer) Shutdown() {
 	defer cancel()
 	_ = p.server.Shutdown(ctx)
 	<-p.done
+}
+
+// telemetry is what setupTelemetry started: the SIGUSR1 dump of the
+// in-memory sink and the Prometheus server, if any. Stop ends both.
+type telemetry struct {
+	signal *metrics.InmemSignal
+	prom   *PrometheusServer
+	// handler serves /metrics on the HTTP API's listener: the Prometheus
+	// server's when -metrics-addr is set, else a sink of its own when only
+	// -http-addr is. Nil when neither is.
+	handler http.Handler
+}
+
+// Stop stops the signal listener and the Prometheus server.
+func (t *telemetry) Stop() {
+	if t == nil {
+		return
+	}
+	t.signal.Stop()
+	if t.prom != nil {
+		t.prom.Shutdown()
+	}
+}
+
+// setupTelemetry installs go-metrics with Serf's service name and an
+// in-memory sink dumped to stderr on SIGUSR1, plus the configured
+// external sinks and the Prometheus endpoint.
+func setupTelemetry(conf *Config, logger *log.Logger) (*telemetry, error) {
+	inm := metrics.NewInmemSink(10*time.Second, time.Minute)
+	mc := metrics.DefaultConfig("serf-agent")
+	mc.EnableHostname = false
+
+	sinks := metrics.FanoutSink{inm}
+	if conf.StatsiteAddr != "" {
+		sink, err := metrics.NewStatsiteSink(conf.StatsiteAddr)
+		if err != nil {
+			return nil, fmt.Errorf("Failed to start statsite sink. Got: %w", err)
+		}
+		sinks = append(sinks, sink)
+	}
+	if conf.StatsdAddr != "" {
+		sink, err := metrics.NewStatsdSink(conf.StatsdAddr)
+		if err != nil {
+			return nil, fmt.Errorf("Failed to start statsd sink. Got: %w", err)
+		}
+		sinks = append(sinks, sink)
+	}
+	if len(sinks) > 1 {
+		mc.EnableHostname = true
+	}
+	t := &telemetry{}
+	if conf.MetricsAddr != "" {
+		prom, err := NewPrometheusServer(conf.MetricsAddr, logger)
+		if err != nil {
+			return nil, fmt.Errorf("Failed to start Prometheus metrics: %w", err)
+		}
+		t.prom = prom
+		t.handler = prom.Handler()
+		sinks = append(sinks, prom.Sink)
+	} else if conf.HTTPAddr != "" {
+		sink, h, err := NewPrometheusSink()
+		if err != nil {
+			return nil, fmt.Errorf("Failed to start Prometheus metrics: %w", err)
+		}
+		t.handler = h
+		sinks = append(sinks, sink)
+	}
+	if _, err := metrics.NewGlobal(mc, sinks); err != nil {
+		if t.prom != nil {
+			t.prom.Shutdown()
+		}
+		return nil, fmt.Errorf("Failed to start metrics: %w", err)
+	}
+	t.signal = metrics.DefaultInmemSignal(inm)
+	return t, nil
 }

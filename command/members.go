@@ -2,6 +2,7 @@ package command
 
 import (
 	"fmt"
+	"github.com/serfclone/serf/internal/flagvalues"
 	"strings"
 
 	"github.com/serfclone/serf/client"
@@ -69,7 +70,7 @@ Options:
 }
 
 func (c *MembersCommand) Run(args []string) int {
-	var tagArgs stringsFlag
+	var tagArgs flagvalues.StringList
 	fs := c.newFlagSet("members", c.Help)
 	detailed := fs.Bool("detailed", false, "show protocol versions")
 	format := fs.String("format", "text", "output format: text or json")
@@ -82,9 +83,9 @@ func (c *MembersCommand) Run(args []string) int {
 		return 1
 	}
 
-	tags, bad, ok := parseTags(tagArgs)
-	if !ok {
-		c.Ui.Error(invalidTag(bad))
+	tags, err := flagvalues.ParseTags(tagArgs)
+	if err != nil {
+		c.Ui.Error("Error: " + err.Error())
 		return 1
 	}
 	if *role != "" {

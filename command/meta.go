@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strings"
 
 	"github.com/hashicorp/cli"
 	"github.com/serfclone/serf/client"
@@ -98,36 +97,4 @@ func (m *Meta) usageError(msg, help string) int {
 	m.Ui.Error("")
 	m.Ui.Error(help)
 	return 1
-}
-
-// stringsFlag is a repeatable string flag: each use appends a value. It
-// stays nil when the flag is not given, which matters on the wire (nil is
-// msgpack nil, not an empty array).
-type stringsFlag []string
-
-func (s *stringsFlag) String() string { return strings.Join(*s, ",") }
-
-func (s *stringsFlag) Set(v string) error {
-	*s = append(*s, v)
-	return nil
-}
-
-// parseTags turns key=value arguments into a map (never nil). A value may
-// be empty; the key may not. The second result is the first malformed
-// argument, for "Error: Invalid tag: '<arg>'".
-func parseTags(args []string) (map[string]string, string, bool) {
-	tags := make(map[string]string, len(args))
-	for _, arg := range args {
-		key, value, ok := strings.Cut(arg, "=")
-		if !ok || key == "" {
-			return nil, arg, false
-		}
-		tags[key] = value
-	}
-	return tags, "", true
-}
-
-// invalidTag is the message for a malformed key=value argument.
-func invalidTag(arg string) string {
-	return fmt.Sprintf("Error: Invalid tag: '%s'", arg)
 }

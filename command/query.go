@@ -2,6 +2,7 @@ package command
 
 import (
 	"fmt"
+	"github.com/serfclone/serf/internal/flagvalues"
 	"strings"
 
 	"github.com/hashicorp/cli"
@@ -56,7 +57,7 @@ Options:
 }
 
 func (c *QueryCommand) Run(args []string) int {
-	var nodes, tagArgs stringsFlag
+	var nodes, tagArgs flagvalues.StringList
 	fs := c.newFlagSet("query", c.Help)
 	format := fs.String("format", "text", "output format: text or json")
 	fs.Var(&nodes, "node", "node that should answer (repeatable)")
@@ -69,9 +70,9 @@ func (c *QueryCommand) Run(args []string) int {
 		return 1
 	}
 
-	tags, bad, ok := parseTags(tagArgs)
-	if !ok {
-		c.Ui.Error(invalidTag(bad))
+	tags, err := flagvalues.ParseTags(tagArgs)
+	if err != nil {
+		c.Ui.Error("Error: " + err.Error())
 		return 1
 	}
 	args = fs.Args()
@@ -112,7 +113,7 @@ func (c *QueryCommand) Run(args []string) int {
 	// responses arrive here in exactly the order the agent sent them.
 	acks := make(chan string)
 	responses := make(chan client.NodeResponse)
-	err := cl.Query(&client.QueryParam{
+	err = cl.Query(&client.QueryParam{
 		FilterNodes: nodes,
 		FilterTags:  tags,
 		RequestAck:  !*noAck,

@@ -2,6 +2,7 @@ package command
 
 import (
 	"fmt"
+	"github.com/serfclone/serf/internal/flagvalues"
 	"strings"
 )
 
@@ -34,7 +35,7 @@ Options:
 }
 
 func (c *TagsCommand) Run(args []string) int {
-	var setArgs, deleteArgs stringsFlag
+	var setArgs, deleteArgs flagvalues.StringList
 	fs := c.newFlagSet("tags", c.Help)
 	fs.Var(&setArgs, "set", "key=value tag to set (repeatable)")
 	fs.Var(&deleteArgs, "delete", "tag to remove (repeatable)")
@@ -55,9 +56,9 @@ func (c *TagsCommand) Run(args []string) int {
 
 	// Serf checks the -set syntax only once connected; kept for identical
 	// behaviour when both the address and a tag are wrong.
-	tags, bad, ok := parseTags(setArgs)
-	if !ok {
-		c.Ui.Error(invalidTag(bad))
+	tags, err := flagvalues.ParseTags(setArgs)
+	if err != nil {
+		c.Ui.Error("Error: " + err.Error())
 		return 1
 	}
 	// deleteArgs stays nil without -delete: the agent then gets msgpack nil.

@@ -5,10 +5,12 @@ import (
 	"strings"
 )
 
-// The version this build reports. Version and VersionPrerelease are fixed
-// here; GitCommit is meant to be stamped by the linker
-// (-ldflags "-X github.com/serfclone/serf/command.GitCommit=<sha>").
-const (
+// The version this build reports. A plain `go build` reports the values
+// written here; release builds stamp all three with the linker
+// (-ldflags "-X github.com/serfclone/serf/command.Version=0.10.3 ..."), see
+// scripts/release/. They are variables, not constants, only so that -X can
+// set them; nothing assigns them at run time.
+var (
 	Version           = "0.10.2"
 	VersionPrerelease = "dev"
 )

@@ -165,6 +165,19 @@ type Config struct {
 	// Metrics receives the instance's metrics; nil means go-metrics'
 	// default global sink, as Serf does.
 	Metrics *metrics.Metrics
+
+	// Self-healing (not in Serf 0.10; see heal.go). Every HealInterval
+	// (plus a random part of up to one more interval) the heal loop makes
+	// up to HealAttempts plain memberlist joins to failed or reaped
+	// members of the address book that are not members now, and to
+	// HealJoinAddrs while some known member is not alive. The book keeps
+	// up to AddressBookSize members for RejoinWindow. HealInterval <= 0
+	// or HealAttempts <= 0 turns the loop off; the book is kept anyway.
+	HealInterval    time.Duration
+	HealAttempts    int
+	HealJoinAddrs   []string
+	RejoinWindow    time.Duration
+	AddressBookSize int
 }
 
 // MergeDelegate lets the embedding program refuse members.
@@ -205,5 +218,9 @@ func DefaultConfig() *Config {
 		ValidateNodeNames:            false,
 		UserEventSizeLimit:           512,
 		EventDeliveryTimeout:         defaultEventDeliveryTimeout,
+		HealInterval:                 DefaultHealInterval,
+		HealAttempts:                 DefaultHealAttempts,
+		RejoinWindow:                 DefaultRejoinWindow,
+		AddressBookSize:              DefaultAddressBookSize,
 	}
 }

@@ -4,8 +4,9 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"os"
 	"sync"
+
+	"github.com/serfclone/serf/internal/atomicfile"
 )
 
 // KeyManager changes the gossip keys of the whole cluster through Serf's
@@ -161,7 +162,7 @@ func (k *KeyManager) tally(resp *KeyResponse, r NodeResponse) {
 
 // writeKeyringFile stores keys (primary first) in Serf's keyring file
 // format: a JSON array of base64 strings, two-space indented, no final
-// newline. A new file gets mode 0600.
+// newline. A new file gets mode 0600; an existing one keeps its mode.
 func writeKeyringFile(path string, keys [][]byte) error {
 	encoded := make([]string, 0, len(keys))
 	for _, k := range keys {
@@ -171,15 +172,9 @@ func writeKeyringFile(path string, keys [][]byte) error {
 	if err != nil {
 		return fmt.Errorf("encode keyring file: %w", err)
 	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0600)
-	if err != nil {
-		return fmt.Errorf("open keyring file: %w", err)
-	}
-	if _, err := f.Write(buf); err != nil {
-		f.Close()
-		return fmt.Errorf("write keyring file %s: %w", path, err)
-	}
-	if err := f.Close(); err != nil {
+	// Replaced atomically: a crash mid-write must not leave a keyring
+	// file the next start cannot read (Serf 0.10 truncates it in place).
+	if err := atomicfile.Write(path, buf, 0o600); err != nil {
 		return fmt.Errorf("write keyring file %s: %w", path, err)
 	}
 	return nil

@@ -147,6 +147,7 @@ func (s *Serf) handleNodeLeaveIntent(msg *messageLeave) bool {
 
 	ms, ok := s.members[msg.Node]
 	if !ok {
+		s.forgetLost(msg.Node) // a reaped member that left: heal.go
 		return s.recentIntents.upsert(msg.Node, messageLeaveType, msg.LTime, time.Now())
 	}
 	if msg.LTime <= ms.statusLTime {

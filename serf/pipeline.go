@@ -74,6 +74,7 @@ func (s *Serf) startSnapshotStage(out chan<- Event) (chan<- Event, error) {
 	}
 	s.snapshotter = snap
 	s.previousNodes = snap.AliveNodes()
+	s.seedAddressBook(snap)
 	s.clock.Witness(snap.LastClock())
 	s.eventClock.Witness(snap.LastEventClock())
 	s.queryClock.Witness(snap.LastQueryClock())

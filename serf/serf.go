@@ -70,7 +70,7 @@ var memberlistProtocol = map[uint8]uint8{2: 2, 3: 2, 4: 2, 5: 2}
 // one, except that memberLock's holders take 8, 9 and 10. KeyManager.lock
 // comes before all of them: a key change runs its query under it. The
 // other locks of the package (QueryResponse.closeLock, Query.respLock,
-// Snapshotter.mu) are leaves.
+// Snapshotter.mu, addressBook.mu) are leaves.
 //
 // What may be done while holding a lock: event sends into the pipeline
 // (emit), because every stage of the pipeline is Serf's own, takes none of
@@ -143,6 +143,8 @@ type Serf struct {
 	// recorder adds this node's own join, which is no one to rejoin.
 	previousNodes []*PreviousNode
 	keyManager    *KeyManager
+	// book remembers lost peers for the heal loop (heal.go).
+	book *addressBook
 
 	coordClient    *coordinate.Client
 	coordCache     map[string]*coordinate.Coordinate
@@ -213,11 +215,10 @@ func newSerf(conf *Config) (*Serf, error) {
 		tags:          copyTags(conf.Tags),
 		shutdownCh:    make(chan struct{}),
 		state:         SerfAlive,
+		book:          newAddressBook(conf.NodeName, conf.AddressBookSize, conf.RejoinWindow),
 	}
-	if meta, err := encodeTags(s.tags, conf.ProtocolVersion); err != nil {
+	if err := ValidateTags(s.tags, conf.ProtocolVersion); err != nil {
 		return nil, err
-	} else if len(meta) > MetaMaxSize {
-		return nil, fmt.Errorf("Encoded length of tags exceeds limit of %d bytes", MetaMaxSize)
 	}
 	s.clock.Increment()
 	s.eventClock.Increment()
@@ -282,14 +283,15 @@ func (s *Serf) startMemberlist() error {
 	return nil
 }
 
-// startBackgroundLoops starts the reaper, the reconnector and the three
-// queue-depth checks.
+// startBackgroundLoops starts the reaper, the reconnector, the three
+// queue-depth checks and the heal loop.
 func (s *Serf) startBackgroundLoops() {
 	s.goFunc(s.reapLoop)
 	s.goFunc(s.reconnectLoop)
 	s.goFunc(func() { s.checkQueueDepth("Intent", s.broadcasts) })
 	s.goFunc(func() { s.checkQueueDepth("Event", s.eventBroadcasts) })
 	s.goFunc(func() { s.checkQueueDepth("Query", s.queryBroadcasts) })
+	s.startHeal()
 }
 
 // startRejoin tries, in the background, the members the snapshot recorded
@@ -415,12 +417,8 @@ func (s *Serf) NumMembers() int { return int(s.numMembers.Load()) }
 
 // SetTags replaces the local tags and gossips them with a new incarnation.
 func (s *Serf) SetTags(tags map[string]string) error {
-	meta, err := encodeTags(tags, s.config.ProtocolVersion)
-	if err != nil {
+	if err := ValidateTags(tags, s.config.ProtocolVersion); err != nil {
 		return err
-	}
-	if len(meta) > MetaMaxSize {
-		return fmt.Errorf("Encoded length of tags exceeds limit of %d bytes", MetaMaxSize)
 	}
 	s.tagsLock.Lock()
 	s.tags = copyTags(tags)
@@ -630,6 +628,7 @@ func (s *Serf) broadcast(t messageType, msg interface{}, notify chan<- struct{})
 
 // emit hands an event to the pipeline, giving up only at shutdown.
 func (s *Serf) emit(e Event) {
+	s.book.observe(e)
 	if s.eventCh == nil {
 		return
 	}

@@ -31,7 +31,7 @@ const (
 	// snapshotClockInterval is how often the member clock is checked.
 	snapshotClockInterval = 500 * time.Millisecond
 
-	// snapshotBytesPerNode × snapshotCompactionFactor × alive members is
+	// snapshotBytesPerNode × snapshotCompactionFactor × alive and lost members is
 	// the size past which the file is compacted (if above the minimum).
 	snapshotBytesPerNode     = 128
 	snapshotCompactionFactor = 2
@@ -95,6 +95,7 @@ const (
 	snapshotLineEventClock
 	snapshotLineQueryClock
 	snapshotLineLeave
+	snapshotLineLost // a comment line to other readers; see snapshot_lost.go
 )
 
 // snapshotLine is one parsed line, without its newline.
@@ -103,6 +104,7 @@ type snapshotLine struct {
 	name  string      // alive, not-alive
 	addr  string      // alive
 	clock LamportTime // clock, event-clock, query-clock
+	seen  int64       // lost: unix seconds
 }
 
 // errUnrecognizedSnapshotLine is returned for a line of no known kind.
@@ -147,6 +149,9 @@ func parseSnapshotLine(line string) (snapshotLine, error) {
 	case line == snapshotLeaveLine:
 		return snapshotLine{kind: snapshotLineLeave}, nil
 
+	case strings.HasPrefix(line, snapshotLostPrefix):
+		return parseSnapshotLostLine(line[len(snapshotLostPrefix):])
+
 	case strings.HasPrefix(line, snapshotCommentPrefix),
 		strings.HasPrefix(line, snapshotCoordinatePrefix):
 		return snapshotLine{kind: snapshotLineIgnored}, nil
@@ -186,13 +191,14 @@ func checkSnapshotAddr(addr string) error {
 // alive, by name, and the three recorded clocks.
 type snapshotState struct {
 	alive          map[string]string // name -> "ip:port"
+	lost           map[string]lostRecord
 	lastClock      LamportTime
 	lastEventClock LamportTime
 	lastQueryClock LamportTime
 }
 
 func newSnapshotState() snapshotState {
-	return snapshotState{alive: make(map[string]string)}
+	return snapshotState{alive: make(map[string]string), lost: make(map[string]lostRecord)}
 }
 
 // apply replays one line onto the state.
@@ -200,8 +206,12 @@ func (st *snapshotState) apply(l snapshotLine, rejoinAfterLeave bool) {
 	switch l.kind {
 	case snapshotLineAlive:
 		st.alive[l.name] = l.addr
+		delete(st.lost, l.name)
 	case snapshotLineNotAlive:
 		delete(st.alive, l.name)
+		delete(st.lost, l.name)
+	case snapshotLineLost:
+		st.lost[l.name] = lostRecord{addr: l.addr, seen: l.seen}
 	case snapshotLineClock:
 		st.lastClock = l.clock
 	case snapshotLineEventClock:
@@ -213,6 +223,7 @@ func (st *snapshotState) apply(l snapshotLine, rejoinAfterLeave bool) {
 		// unless it is told to rejoin after a leave.
 		if !rejoinAfterLeave {
 			st.alive = make(map[string]string)
+			st.lost = make(map[string]lostRecord)
 			st.lastClock, st.lastEventClock, st.lastQueryClock = 0, 0, 0
 		}
 	}
@@ -281,6 +292,7 @@ func formatCompactedSnapshot(st snapshotState) string {
 	for _, name := range names {
 		b.WriteString(formatSnapshotAliveLine(name, st.alive[name]))
 	}
+	formatSnapshotLostLines(&b, st.lost)
 	b.WriteString(formatSnapshotClockLine(snapshotClockPrefix, st.lastClock))
 	b.WriteString(formatSnapshotClockLine(snapshotEventClockPrefix, st.lastEventClock))
 	b.WriteString(formatSnapshotClockLine(snapshotQueryClockPrefix, st.lastQueryClock))
@@ -332,6 +344,10 @@ type Snapshotter struct {
 	lastFlush               time.Time
 	lastAttemptedCompaction time.Time
 	leaving                 bool
+
+	// Bounds of state.lost (SetLostLimits), guarded by mu.
+	lostCapacity int
+	lostWindow   time.Duration
 
 	// mu guards state, which only the writing goroutine changes but the
 	// accessors read.
@@ -545,6 +561,9 @@ func (s *Snapshotter) forward(e Event) {
 
 // forwardIfRoom sends e to outCh if that does not block.
 func (s *Snapshotter) forwardIfRoom(e Event) bool {
+	if _, ok := e.(forgetLostEvent); ok {
+		return true // for the recorder only
+	}
 	if s.outCh == nil {
 		return false
 	}
@@ -620,6 +639,7 @@ func (s *Snapshotter) handleLeave() {
 	if !s.rejoinAfterLeave {
 		s.mu.Lock()
 		s.state.alive = make(map[string]string)
+		s.state.lost = make(map[string]lostRecord)
 		s.mu.Unlock()
 	}
 	// Written directly rather than through appendLine: a compaction
@@ -655,6 +675,8 @@ func (s *Snapshotter) processEvent(e Event) {
 		}
 	case UserEvent:
 		s.processUserEvent(ev)
+	case forgetLostEvent:
+		s.forgetLost(ev.name)
 	case *Query:
 		if ev != nil {
 			s.processQuery(ev)
@@ -676,6 +698,7 @@ func (s *Snapshotter) processMemberEvent(e MemberEvent) {
 			s.state.alive[m.Name] = addr
 			s.mu.Unlock()
 			s.tryAppend(formatSnapshotAliveLine(m.Name, addr))
+			s.recordLost(e.Type, m)
 		}
 	case EventMemberLeave, EventMemberFailed:
 		for i := range e.Members {
@@ -687,6 +710,7 @@ func (s *Snapshotter) processMemberEvent(e MemberEvent) {
 			delete(s.state.alive, m.Name)
 			s.mu.Unlock()
 			s.tryAppend(formatSnapshotNotAliveLine(m.Name))
+			s.recordLost(e.Type, m)
 		}
 	}
 	// Every member event, update and reap included, checks the clock.
@@ -801,7 +825,7 @@ func (s *Snapshotter) appendLine(line string) error {
 // maxSize is the size past which the file is compacted.
 func (s *Snapshotter) maxSize() int64 {
 	s.mu.Lock()
-	alive := int64(len(s.state.alive))
+	alive := int64(len(s.state.alive) + len(s.state.lost))
 	s.mu.Unlock()
 	threshold := alive * snapshotBytesPerNode * snapshotCompactionFactor
 	if threshold < s.minCompactSize {

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -403,7 +404,8 @@ func TestSnapshotWritesLines(t *testing.T) {
 				{event: snapshotMemberEv(EventMemberFailed, "a", ip, 1)},
 				{event: snapshotMemberEv(EventMemberLeave, "a", ip, 1)}, // force-leave of a failed node
 			},
-			want: "alive: a 10.0.0.1:1\nnot-alive: a\nnot-alive: a\n",
+			// A failure also remembers the member for the heal loop.
+			want: "alive: a 10.0.0.1:1\nnot-alive: a\n# lost: a 10.0.0.1:1 1000\nnot-alive: a\n",
 		},
 		{
 			name: "update and reap write only the clock check",
@@ -529,8 +531,10 @@ func TestSnapshotEndToEnd(t *testing.T) {
 	s.Wait()
 
 	want := "alive: a 10.0.0.1:7946\nalive: b c [::1]:8000\nevent-clock: 3\n" +
-		"query-clock: 4\nnot-alive: b c\nnot-alive: a\nclock: 8\n"
-	if got := snapshotReadFile(t, path); got != want {
+		"query-clock: 4\nnot-alive: b c\nLOST\nnot-alive: a\nclock: 8\n"
+	// The failure's lost line carries the wall clock time.
+	lost := regexp.MustCompile(`(?m)^# lost: b c 10\.0\.0\.1:8000 [0-9]+$`)
+	if got := lost.ReplaceAllString(snapshotReadFile(t, path), "LOST"); got != want {
 		t.Errorf("file =\n%q\nwant\n%q", got, want)
 	}
 
@@ -675,7 +679,8 @@ func TestSnapshotCompaction(t *testing.T) {
 			if d.maxSize() != 768 {
 				t.Fatalf("maxSize = %d, want 768 with three members", d.maxSize())
 			}
-			d.processEvent(snapshotMemberEv(EventMemberFailed, "gone", ip, 3))
+			// A leave, not a failure: a failed member is kept as lost.
+			d.processEvent(snapshotMemberEv(EventMemberLeave, "gone", ip, 3))
 			if d.maxSize() != 512 {
 				t.Fatalf("maxSize = %d, want 512 with two members", d.maxSize())
 			}

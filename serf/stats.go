@@ -25,6 +25,8 @@ func (s *Serf) Stats() map[string]string {
 		"event_queue":  strconv.Itoa(s.eventBroadcasts.NumQueued()),
 		"query_queue":  strconv.Itoa(s.queryBroadcasts.NumQueued()),
 		"encrypted":    strconv.FormatBool(s.EncryptionEnabled()),
+		// Not in Serf 0.10: lost peers the heal loop may try.
+		"address_book": strconv.Itoa(s.book.size()),
 	}
 	if s.coordClient != nil {
 		stats["coordinate_resets"] = strconv.Itoa(s.coordClient.Stats().Resets)

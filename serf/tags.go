@@ -23,6 +23,27 @@ func encodeTags(tags map[string]string, protocolVersion uint8) ([]byte, error) {
 	return buf, nil
 }
 
+// ValidateTags reports whether tags fit in the node meta a member of the
+// given protocol gossips, with the error SetTags would return. Callers
+// that persist tags (the agent's tags file) check first, so a refused
+// change is never written down.
+func ValidateTags(tags map[string]string, protocolVersion uint8) error {
+	_, err := encodeTagsChecked(tags, protocolVersion)
+	return err
+}
+
+// encodeTagsChecked is encodeTags plus the node meta size limit.
+func encodeTagsChecked(tags map[string]string, protocolVersion uint8) ([]byte, error) {
+	meta, err := encodeTags(tags, protocolVersion)
+	if err != nil {
+		return nil, err
+	}
+	if len(meta) > MetaMaxSize {
+		return nil, fmt.Errorf("Encoded length of tags exceeds limit of %d bytes", MetaMaxSize)
+	}
+	return meta, nil
+}
+
 // decodeTags reads node meta. Meta that is empty or lacks the magic byte is
 // a legacy role string, so empty meta yields {"role": ""} as in Serf.
 func decodeTags(buf []byte) (map[string]string, error) {

@@ -5,6 +5,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/serfclone/serf/testutil"
 )
 
 func TestTagsEncodeDecode(t *testing.T) {
@@ -138,4 +140,20 @@ func TestTagsMalformedMeta(t *testing.T) {
 			t.Errorf("got %v, %v; want no tags and no error", got, err)
 		}
 	})
+}
+
+// TestValidateTagsAgreesWithSetTags checks that the exported check refuses
+// exactly what SetTags refuses, with the same error, around the limit.
+func TestValidateTagsAgreesWithSetTags(t *testing.T) {
+	s := startNode(t, memConfig(t, &testutil.MemNetwork{}))
+	for _, size := range []int{0, 255, 256, 490, 495, 500, 505, 510, 511, 512, 600, 70000} {
+		tags := map[string]string{"k": strings.Repeat("v", size)}
+		check, set := ValidateTags(tags, 5), s.SetTags(tags)
+		if (check == nil) != (set == nil) || check != nil && check.Error() != set.Error() {
+			t.Errorf("value of %d bytes: ValidateTags %v, SetTags %v", size, check, set)
+		}
+	}
+	if err := ValidateTags(map[string]string{"role": strings.Repeat("r", 600)}, 2); err == nil {
+		t.Errorf("protocol 2: a 600-byte role passed")
+	}
 }

@@ -38,3 +38,14 @@ func Poll(timeout, interval time.Duration, check func() error) error {
 		time.Sleep(interval)
 	}
 }
+
+// HoldsFor calls check every 100ms for d and fails the test at the first
+// error: the check of something that must stay true, not become true.
+func HoldsFor(t TB, d time.Duration, check func() error) {
+	t.Helper()
+	for deadline := time.Now().Add(d); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		if err := check(); err != nil {
+			t.Fatalf("%v", err)
+		}
+	}
+}

@@ -1,3 +1,5 @@
+//go:build !windows
+
 package main
 
 import (
@@ -8,7 +10,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -32,40 +33,17 @@ func handlerMarker(t *testing.T) string {
 	}
 	marker := fmt.Sprintf("600.%09d", n.Int64())
 	t.Cleanup(func() {
-		for _, pid := range sleepers(marker) {
+		for _, pid := range testutil.LiveProcesses("sleep", marker) {
 			_ = syscall.Kill(pid, syscall.SIGKILL)
 		}
 	})
 	return marker
 }
 
-// sleepers returns the pids of live `sleep <marker>` processes, from /proc.
-func sleepers(marker string) []int {
-	dirs, _ := filepath.Glob("/proc/[0-9]*")
-	var pids []int
-	for _, d := range dirs {
-		cmdline, err := os.ReadFile(filepath.Join(d, "cmdline"))
-		if err != nil {
-			continue
-		}
-		argv := strings.Split(strings.TrimSuffix(string(cmdline), "\x00"), "\x00")
-		if len(argv) != 2 || filepath.Base(argv[0]) != "sleep" || argv[1] != marker {
-			continue
-		}
-		stat, err := os.ReadFile(filepath.Join(d, "stat"))
-		if i := strings.LastIndexByte(string(stat), ')'); err != nil || i < 0 || i+2 >= len(stat) || stat[i+2] == 'Z' {
-			continue
-		}
-		pid, _ := strconv.Atoi(filepath.Base(d))
-		pids = append(pids, pid)
-	}
-	return pids
-}
-
 func waitSleepers(t *testing.T, marker string, want int, timeout time.Duration) {
 	t.Helper()
 	testutil.WaitFor(t, timeout, func() error {
-		if got := sleepers(marker); len(got) != want {
+		if got := testutil.LiveProcesses("sleep", marker); len(got) != want {
 			return fmt.Errorf("%d `sleep %s` processes (%v), want %d", len(got), marker, got, want)
 		}
 		return nil

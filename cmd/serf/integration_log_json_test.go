@@ -19,9 +19,11 @@ func TestIntegrationLogJSON(t *testing.T) {
 	testutil.WaitFor(t, 20*time.Second, func() error {
 		_, logs, _ := strings.Cut(a.proc.Stdout(), "Log data will now stream in as it occurs:")
 		for _, line := range strings.Split(logs, "\n") {
-			line = strings.TrimSpace(line)
-			if line == "" {
+			if strings.TrimSpace(line) == "" {
 				continue
+			}
+			if !strings.HasPrefix(line, "{") {
+				t.Fatalf("log line %q does not start with '{': a JSON line stands alone, unindented", line)
 			}
 			var obj map[string]interface{}
 			if err := json.Unmarshal([]byte(line), &obj); err != nil {

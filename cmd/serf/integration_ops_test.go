@@ -253,16 +253,6 @@ func TestIntegrationSnapshotRejoinAfterCrash(t *testing.T) {
 	}
 }
 
-// holdsFor fails the test if check fails at any point during d.
-func holdsFor(t *testing.T, d time.Duration, check func() error) {
-	t.Helper()
-	for deadline := time.Now().Add(d); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
-		if err := check(); err != nil {
-			t.Fatal(err)
-		}
-	}
-}
-
 func TestIntegrationSnapshotRejoinAfterLeave(t *testing.T) {
 	snap := filepath.Join(t.TempDir(), "b.snapshot")
 	a := startOpsAgent(t, "rj-a")
@@ -277,7 +267,7 @@ func TestIntegrationSnapshotRejoinAfterLeave(t *testing.T) {
 
 	// Without -rejoin the leave in the snapshot wins: b starts alone.
 	alone := b.restart("-snapshot", snap)
-	holdsFor(t, 2*time.Second, func() error {
+	testutil.HoldsFor(t, 2*time.Second, func() error {
 		if got := alone.members(); len(got) != 1 || got[0] != "rj-b" {
 			return fmt.Errorf("members after a restart without -rejoin: %v", got)
 		}
@@ -340,7 +330,7 @@ func TestIntegrationTagsFile(t *testing.T) {
 	if err := a.proc.WaitOutput("Reloading configuration...", 10*time.Second); err != nil {
 		t.Fatal(err)
 	}
-	holdsFor(t, time.Second, func() error {
+	testutil.HoldsFor(t, time.Second, func() error {
 		if err := fileHoldsTags(); err != nil {
 			return err
 		}
@@ -412,7 +402,7 @@ func TestIntegrationKeyringFile(t *testing.T) {
 	if err := a.proc.WaitOutput("Reloading configuration...", 10*time.Second); err != nil {
 		t.Fatal(err)
 	}
-	holdsFor(t, time.Second, ringsHoldBoth)
+	testutil.HoldsFor(t, time.Second, ringsHoldBoth)
 	out, code := a.cli("keys", "-list")
 	if code != 0 || !strings.Contains(out, keyOne+"  [2/2]") || !strings.Contains(out, keyTwo+"  [2/2]") {
 		t.Errorf("keys -list after reload: %d\n%s", code, out)
@@ -749,4 +739,46 @@ func TestIntegrationSnapshotVector(t *testing.T) {
 		clocksNotBehind(t, map[string]string{"member_time": atLeast("clock"),
 			"event_time": atLeast("event-clock"), "query_time": atLeast("query-clock")}, a.info())
 	})
+}
+
+// A tag change Serf refuses must not reach the tags file, or the next
+// start would fail to load it.
+func TestIntegrationTagsFileRefusedChange(t *testing.T) {
+	tagsFile := filepath.Join(t.TempDir(), "tags.json")
+	a := startOpsAgent(t, "tf-big", "-tags-file", tagsFile)
+	if out, code := a.cli("tags", "-set", "a=b"); code != 0 {
+		t.Fatalf("tags -set a=b: %d %s", code, out)
+	}
+	out, code := a.cli("tags", "-set", "big="+strings.Repeat("x", 600))
+	if code != 1 || !strings.Contains(out, "Encoded length of tags exceeds limit of 512 bytes") {
+		t.Fatalf("oversized tags: exit %d, output %q", code, out)
+	}
+	if code := a.stop(syscall.SIGINT); code != 0 {
+		t.Errorf("SIGINT exit = %d", code)
+	}
+	again := a.restart("-tags-file", tagsFile)
+	if !strings.Contains(again.proc.Stdout(), "Restored 1 tag(s) from "+tagsFile) {
+		t.Errorf("restart did not restore the one tag:\n%s", again.proc.Stdout())
+	}
+}
+
+// When the RPC address is taken, Serf prints the error right after
+// "Starting Serf agent..." and never announces the RPC server.
+func TestIntegrationRPCListenerInUse(t *testing.T) {
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	bind := freeAddr(t)
+	out, errOut, code, err := testutil.Run(serfBin, t.TempDir(), nil, 20*time.Second,
+		"agent", "-node=busy", "-bind="+bind, "-rpc-addr="+taken.Addr().String(), "-profile=local")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "==> Starting Serf agent...\n==> Error starting RPC listener: listen tcp " +
+		taken.Addr().String() + ": bind: address already in use\n"
+	if code != 1 || out+errOut != want {
+		t.Errorf("exit %d, output:\n%q\nwant:\n%q", code, out+errOut, want)
+	}
 }

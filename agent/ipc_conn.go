@@ -12,11 +12,11 @@ import (
 	"github.com/serfclone/serf/serf"
 )
 
-// ipcClient is one RPC connection. Its request goroutine reads and runs
+// rpcConn is one RPC connection. Its request goroutine reads and runs
 // requests one at a time; event streams, the monitor and query result
 // streams write from their own goroutines, all through send, which keeps
 // a header and its body together.
-type ipcClient struct {
+type rpcConn struct {
 	conn net.Conn
 	addr string // remote address, for log lines
 
@@ -29,9 +29,10 @@ type ipcClient struct {
 	enc       *codec.Encoder
 
 	// Only the request goroutine touches these.
-	header  ipcRequestHeader // reused on purpose, see ipcRequestHeader
-	version int32            // 0 until the handshake succeeds
-	didAuth bool
+	header   ipcRequestHeader // reused on purpose, see ipcRequestHeader
+	version  int32            // 0 until the handshake succeeds
+	didAuth  bool
+	admitted bool // handshake (and auth) done: deadline and small bound lifted
 
 	// mu guards the subscriptions and the query IDs, which the stream
 	// goroutines and the request goroutine share.
@@ -51,12 +52,15 @@ type ipcClient struct {
 	wg sync.WaitGroup
 }
 
-func newIPCClient(conn net.Conn, handle *codec.MsgpackHandle) *ipcClient {
-	w := bufio.NewWriter(conn)
-	return &ipcClient{
+// newRPCConn wraps a new connection. Until the server admits it, objects
+// are bounded by ipcPreHandshakeObjectSize. A write that makes no
+// progress for writeTimeout fails (0: no limit).
+func newRPCConn(conn net.Conn, handle *codec.MsgpackHandle, writeTimeout time.Duration) *rpcConn {
+	w := bufio.NewWriter(deadlineWriter{conn: conn, timeout: writeTimeout})
+	return &rpcConn{
 		conn:           conn,
 		addr:           conn.RemoteAddr().String(),
-		reader:         newIPCObjectReader(conn, maxIPCObjectSize),
+		reader:         newIPCObjectReader(conn, ipcPreHandshakeObjectSize),
 		dec:            codec.NewDecoderBytes(nil, handle),
 		writer:         w,
 		enc:            codec.NewEncoder(w, handle),
@@ -68,13 +72,13 @@ func newIPCClient(conn net.Conn, handle *codec.MsgpackHandle) *ipcClient {
 
 // String names the client in log lines as Serf does:
 // "ipc.client: 127.0.0.1:52000".
-func (c *ipcClient) String() string {
+func (c *rpcConn) String() string {
 	return "ipc.client: " + c.addr
 }
 
 // decode reads the next object from the client into v. Keys missing from
 // the object leave v's fields as they were.
-func (c *ipcClient) decode(v interface{}) error {
+func (c *rpcConn) decode(v interface{}) error {
 	obj, err := c.reader.next()
 	if err != nil {
 		return err
@@ -84,7 +88,7 @@ func (c *ipcClient) decode(v interface{}) error {
 }
 
 // send writes a header and, if body is not nil, a body, as one unit.
-func (c *ipcClient) send(header *ipcResponseHeader, body interface{}) error {
+func (c *rpcConn) send(header *ipcResponseHeader, body interface{}) error {
 	c.writeLock.Lock()
 	defer c.writeLock.Unlock()
 	if err := c.enc.Encode(header); err != nil {
@@ -102,13 +106,13 @@ func (c *ipcClient) send(header *ipcResponseHeader, body interface{}) error {
 }
 
 // reply sends a header with seq and err's text (empty for nil), and body.
-func (c *ipcClient) reply(seq uint64, err error, body interface{}) error {
+func (c *rpcConn) reply(seq uint64, err error, body interface{}) error {
 	return c.send(&ipcResponseHeader{Seq: seq, Error: errorText(err)}, body)
 }
 
 // close closes the connection and signals the client's goroutines. Safe
 // to call more than once, from any goroutine.
-func (c *ipcClient) close() {
+func (c *rpcConn) close() {
 	c.closeOnce.Do(func() {
 		close(c.done)
 		// Closing unblocks a reader or writer stuck on the socket; the
@@ -118,7 +122,7 @@ func (c *ipcClient) close() {
 }
 
 // closed reports whether close was called.
-func (c *ipcClient) closed() bool {
+func (c *rpcConn) closed() bool {
 	select {
 	case <-c.done:
 		return true
@@ -129,8 +133,9 @@ func (c *ipcClient) closed() bool {
 
 // registerQuery gives a streamed query the connection's next ID and
 // remembers it for respond until its deadline. A query already past its
-// deadline takes an ID but is not remembered (rpc.md §7.14).
-func (c *ipcClient) registerQuery(q *serf.Query) uint64 {
+// deadline takes an ID but is not remembered, so a respond to it fails
+// as in Serf.
+func (c *rpcConn) registerQuery(q *serf.Query) uint64 {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	now := time.Now()
@@ -149,7 +154,7 @@ func (c *ipcClient) registerQuery(q *serf.Query) uint64 {
 
 // pendingQuery returns the query for a respond ID, or nil when the ID is
 // unknown or its deadline has passed.
-func (c *ipcClient) pendingQuery(id uint64) *serf.Query {
+func (c *rpcConn) pendingQuery(id uint64) *serf.Query {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	q, ok := c.pendingQueries[id]
