@@ -7,7 +7,6 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"runtime/debug"
 	"strings"
 
 	"github.com/hashicorp/cli"
@@ -15,25 +14,7 @@ import (
 )
 
 func main() {
-	if len(os.Args) > 1 && os.Args[1] == "agent" {
-		tuneAgentGC(os.Getenv)
-	}
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
-}
-
-// agentGCPercent is the garbage collector's growth target for a
-// long-running agent. An idle agent allocates little, so collecting at
-// half the default growth costs almost no CPU, and it keeps the heap near
-// 2 MiB instead of the runtime's 4 MiB floor.
-const agentGCPercent = 50
-
-// tuneAgentGC applies agentGCPercent unless GOGC is set, so an operator's
-// own choice wins.
-func tuneAgentGC(getenv func(string) string) {
-	if getenv("GOGC") != "" {
-		return
-	}
-	debug.SetGCPercent(agentGCPercent)
 }
 
 // run executes one invocation and returns its exit status. Command output
