@@ -270,10 +270,16 @@ func waitAll(t *testing.T, agents []*clusterAgent, start time.Time, done func([]
 		go func(a *clusterAgent) {
 			defer wg.Done()
 			poll := clusterPoll * time.Duration(max(1, len(agents)/64))
+			logged := false
 			err := testutil.Poll(600*time.Second, poll, func() error {
 				ms, err := a.client.Members()
 				if err != nil {
 					return err
+				}
+				if !done(ms) && !logged && time.Since(start) > slowWait {
+					// A slow round is worth a look at what the laggard sees.
+					logged = true
+					t.Logf("%s after %v: %d members, by status %v", a.name, slowWait, len(ms), statusCounts(ms))
 				}
 				if !done(ms) {
 					return fmt.Errorf("%s: not yet (%d members, %d alive)", a.name, len(ms), countStatus(ms, "alive"))
@@ -350,6 +356,17 @@ func membersThroughput(t *testing.T, addr string, conns int, window time.Duratio
 	}
 	wg.Wait()
 	return float64(total.Load()) / window.Seconds()
+}
+
+// slowWait is when a lagging agent's view is logged.
+const slowWait = 10 * time.Second
+
+func statusCounts(ms []client.Member) map[string]int {
+	out := make(map[string]int)
+	for _, m := range ms {
+		out[m.Status]++
+	}
+	return out
 }
 
 func countStatus(ms []client.Member, status string) int {
