@@ -194,12 +194,17 @@ func runClusterRound(t *testing.T, bin string, n int, skip string) clusterFigure
 	var fig clusterFigures
 	// Join convergence: every agent joins the first at once; the figure
 	// is the time until the last agent sees all n alive.
+	// Beyond 64 agents, hundreds of joins at one agent at once time out
+	// on a small machine, so at most maxJoining are in flight.
 	start := time.Now()
 	var wg sync.WaitGroup
+	joining := make(chan struct{}, maxJoining)
 	for _, a := range agents[1:] {
 		wg.Add(1)
 		go func(a *clusterAgent) {
 			defer wg.Done()
+			joining <- struct{}{}
+			defer func() { <-joining }()
 			if _, err := a.client.Join([]string{agents[0].bind}, false); err != nil {
 				t.Errorf("join %s: %v", a.name, err)
 			}
@@ -357,6 +362,9 @@ func membersThroughput(t *testing.T, addr string, conns int, window time.Duratio
 	wg.Wait()
 	return float64(total.Load()) / window.Seconds()
 }
+
+// maxJoining bounds the joins in flight at once.
+const maxJoining = 64
 
 // slowWait is when a lagging agent's view is logged.
 const slowWait = 10 * time.Second
