@@ -40,8 +40,9 @@ bench-scale:
 	SERF_BENCH_CLUSTER=512 SERF_BENCH_ROUNDS=1 SERF_BENCH_SKIP=rpc,event,fail \
 	  $(GO) test -run '^TestClusterFigures$$' -count=1 -v -timeout 60m ./cmd/serf
 
-# bench-sim runs simulated clusters in one process (see internal/sim).
-SIM_SIZES ?= 2000,10000
+# bench-sim runs simulated clusters in one process (see internal/sim);
+# state grows with N squared: 1,000 members take about 3 GiB of heap.
+SIM_SIZES ?= 500,1000
 bench-sim:
 	SERF_SIM_SIZES=$(SIM_SIZES) $(GO) test -run '^TestSimFigures$$' -count=1 -v -timeout 60m ./internal/sim
 
