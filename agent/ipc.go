@@ -28,6 +28,9 @@ type AgentIPC struct {
 	logger    *log.Logger
 	logWriter *LogWriter
 	handle    *codec.MsgpackHandle
+	// members is the encoded "members" reply, kept while the member
+	// table does not change.
+	members membersReplyCache
 
 	// eventHandlers is the stats "event_handlers" section, fixed at
 	// startup as in Serf (a reload does not change it).

@@ -58,8 +58,11 @@ func (i *AgentIPC) handleAuth(c *rpcConn, seq uint64) error {
 }
 
 func (i *AgentIPC) handleMembers(c *rpcConn, seq uint64) error {
-	members := i.agent.Serf().Members()
-	return c.reply(seq, nil, &ipcMembersResponse{Members: toIPCMembers(members)})
+	body, err := i.members.get(i.agent.Serf(), i.handle)
+	if err != nil {
+		return err
+	}
+	return c.replyEncoded(seq, body)
 }
 
 func (i *AgentIPC) handleMembersFiltered(c *rpcConn, seq uint64) error {

@@ -11,15 +11,21 @@ import (
 	"time"
 
 	"github.com/hashicorp/go-metrics"
-	gprom "github.com/hashicorp/go-metrics/prometheus"
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/serfclone/serf/internal/promsink"
 	"github.com/serfclone/serf/serf"
 )
 
-// clusterGaugeInterval is how often the per-cluster gauges are refreshed.
-const clusterGaugeInterval = time.Second
+// clusterGaugeInterval is how often the per-cluster gauges are refreshed:
+// well inside a scrape interval, and rare enough that an idle agent does
+// not wake every second to copy the member list.
+const clusterGaugeInterval = 5 * time.Second
+
+// runtimeGaugeInterval is how often go-metrics samples the Go runtime
+// (goroutines, heap, GC pauses): once per interval of the in-memory sink,
+// instead of go-metrics' default of every second, since reading the
+// memory statistics briefly stops the process.
+const runtimeGaugeInterval = 10 * time.Second
 
 // memberStatuses are the statuses reported by the members gauge.
 var memberStatuses = []serf.MemberStatus{serf.StatusAlive, serf.StatusLeaving, serf.StatusLeft, serf.StatusFailed}
@@ -66,29 +72,21 @@ func (a *Agent) StartClusterGauges() {
 
 // PrometheusServer serves go-metrics' Prometheus sink at /metrics.
 type PrometheusServer struct {
-	Sink   *gprom.PrometheusSink
+	Sink   *promsink.Sink
 	server *http.Server
 	ln     net.Listener
 	done   chan struct{}
 }
 
-// NewPrometheusServer creates the sink on its own registry and starts
-// serving it on addr.
+// NewPrometheusServer creates the sink and starts serving it on addr.
 func NewPrometheusServer(addr string, logger *log.Logger) (*PrometheusServer, error) {
-	reg := prometheus.NewRegistry()
-	sink, err := gprom.NewPrometheusSinkFrom(gprom.PrometheusOpts{
-		Expiration: time.Minute,
-		Registerer: reg,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("create prometheus sink: %w", err)
-	}
+	sink := promsink.New(promsink.DefaultConfig())
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("listen on metrics address: %w", err)
 	}
 	mux := http.NewServeMux()
-	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	mux.Handle("/metrics", sink.Handler())
 	p := &PrometheusServer{
 		Sink:   sink,
 		server: &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second},
@@ -144,6 +142,7 @@ func setupTelemetry(conf *Config, logger *log.Logger) (*telemetry, error) {
 	inm := metrics.NewInmemSink(10*time.Second, time.Minute)
 	mc := metrics.DefaultConfig("serf-agent")
 	mc.EnableHostname = false
+	mc.ProfileInterval = runtimeGaugeInterval
 
 	sinks := metrics.FanoutSink{inm}
 	if conf.StatsiteAddr != "" {

@@ -101,7 +101,7 @@ type Serf struct {
 	// stages in the order events flow.
 	eventCh chan<- Event
 
-	memberLock    sync.RWMutex
+	memberLock    versionedRWMutex
 	members       map[string]*memberState
 	failedMembers []*memberState
 	leftMembers   []*memberState
