@@ -11,7 +11,9 @@ import (
 // runs on every alive message and push-pull node, on a member without a
 // merge hook of its own. Plaintext gossip can claim anything, so the check
 // must be installed whatever the configuration, and a member it lets in
-// must have a name, a 4- or 16-byte IP and tags that decode. The seeds in
+// must have a name, a 4- or 16-byte IP and tags within the size limit.
+// Tags that do not decode do not keep a peer out (it is logged and joins
+// with the tags that do decode, as in Serf). The seeds in
 // testdata/fuzz/FuzzNotifyAlive are the claims that, before the check was
 // always installed, joined a real agent's member list from a single
 // UDP packet (found by TestIntegrationHostileGossip).
@@ -42,9 +44,6 @@ func FuzzNotifyAlive(f *testing.F) {
 		}
 		if len(meta) > memberlist.MetaMaxSize {
 			t.Fatalf("member %q with %d bytes of tags accepted", name, len(meta))
-		}
-		if _, err := decodeTags(meta); err != nil {
-			t.Fatalf("member %q with undecodable tags %x accepted: %v", name, meta, err)
 		}
 	})
 }
