@@ -3,8 +3,6 @@ package main
 import (
 	"fmt"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -32,16 +30,7 @@ func TestHandlerFloodRSS(t *testing.T) {
 	if os.Getenv("SERF_MEASURE_RSS") != "1" {
 		t.Skip("set SERF_MEASURE_RSS=1 to measure an agent's memory under an event flood")
 	}
-	wd, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	bin := filepath.Join(t.TempDir(), "serf")
-	build := exec.Command("go", "build", "-o", bin, "./cmd/serf")
-	build.Dir = filepath.Join(wd, "..", "..")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := buildShippedBinary(t)
 	base := floodAgent(t, bin, "member-join=true")
 	withHandler := floodAgent(t, bin, "user=sleep 5")
 	t.Logf("without a user handler: %s", base)

@@ -29,16 +29,7 @@ func TestIdleAgentRSS(t *testing.T) {
 	if os.Getenv("SERF_MEASURE_RSS") != "1" {
 		t.Skip("set SERF_MEASURE_RSS=1 to measure an idle agent's memory")
 	}
-	wd, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	bin := filepath.Join(t.TempDir(), "serf")
-	build := exec.Command("go", "build", "-o", bin, "./cmd/serf")
-	build.Dir = filepath.Join(wd, "..", "..")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := buildShippedBinary(t)
 
 	ports, err := testutil.FreePorts(6)
 	if err != nil {
@@ -124,4 +115,21 @@ func procMemory(pid int) (rss, hwm int, err error) {
 		return 0, 0, fmt.Errorf("no VmRSS in /proc/%d/status", pid)
 	}
 	return rss, hwm, nil
+}
+
+// buildShippedBinary builds the serf binary as it ships (no race
+// detector) into the test's temp dir, for the figures that measure it.
+func buildShippedBinary(t *testing.T) string {
+	t.Helper()
+	wd, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(t.TempDir(), "serf")
+	build := exec.Command("go", "build", "-o", bin, "./cmd/serf")
+	build.Dir = filepath.Join(wd, "..", "..")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
 }

@@ -9,8 +9,6 @@ import (
 	"io"
 	"net"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -223,16 +221,7 @@ func TestIdleRPCConnectionsFigures(t *testing.T) {
 		t.Skip("set SERF_MEASURE_RSS=1 to measure idle RPC connections")
 	}
 	const idle = 3000
-	wd, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	bin := filepath.Join(t.TempDir(), "serf")
-	build := exec.Command("go", "build", "-o", bin, "./cmd/serf")
-	build.Dir = filepath.Join(wd, "..", "..")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := buildShippedBinary(t)
 	ports, err := testutil.FreePorts(2)
 	if err != nil {
 		t.Fatal(err)
