@@ -14,6 +14,7 @@ import (
 	"github.com/hashicorp/memberlist"
 
 	"github.com/serfclone/serf/coordinate"
+	"github.com/serfclone/serf/transport"
 )
 
 // SerfState is the life-cycle state of the local Serf instance.
@@ -278,8 +279,46 @@ func (s *Serf) startMemberlist() error {
 	if ml.Logger == nil && ml.LogOutput == nil {
 		ml.Logger = s.logger
 	}
-	list, err := memberlist.Create(ml)
+	if ml.Transport != nil {
+		list, err := memberlist.Create(ml)
+		if err != nil {
+			return fmt.Errorf("Failed to create memberlist: %w", err)
+		}
+		s.memberlist = list
+		return nil
+	}
+
+	// No transport given: ours (see package transport), set on a copy of
+	// the memberlist config so that the caller's config never holds a
+	// transport that this Serf shuts down.
+	logger := ml.Logger
+	if logger == nil {
+		out := ml.LogOutput
+		if out == nil {
+			out = os.Stderr
+		}
+		logger = log.New(out, "", log.LstdFlags)
+	}
+	tr, err := transport.New(transport.Config{
+		BindAddrs:    []string{ml.BindAddr},
+		BindPort:     ml.BindPort,
+		Logger:       logger,
+		MetricLabels: ml.MetricLabels,
+	})
 	if err != nil {
+		return fmt.Errorf("Failed to create memberlist: could not set up network transport: %w", err)
+	}
+	if ml.BindPort == 0 {
+		// As memberlist does for its own transport: the port the kernel
+		// chose is the one to bind and advertise.
+		ml.BindPort = tr.Port()
+		ml.AdvertisePort = ml.BindPort
+	}
+	own := *ml
+	own.Transport = tr
+	list, err := memberlist.Create(&own)
+	if err != nil {
+		_ = tr.Shutdown()
 		return fmt.Errorf("Failed to create memberlist: %w", err)
 	}
 	s.memberlist = list
