@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -10,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -22,11 +24,13 @@ import (
 // binary runs them on the default LAN profile:
 //
 //   - handlers: from starting `serf event` on one member until the
-//     event's handler has started on every member (it writes a time
-//     stamp); on a small machine this is bound by the CPU that N
-//     handler processes starting at once take;
+//     event's handler (one shell command) has started on every member
+//     and reported so; on a small machine this is bound by the CPU that
+//     N handler processes starting at once take;
 //   - agents: the same until every agent has logged the event's arrival
-//     (seen through one `serf monitor` per agent), no handler involved;
+//     (seen through one `serf monitor` per agent), for an event no handler
+//     takes, in a later phase, so that the monitors' printing does not
+//     weigh on the handler figure;
 //   - query: how long `serf query` takes to return with every member's
 //     response, with the agent's default timeout;
 //   - packets: UDP datagrams sent per event by the whole cluster, above
@@ -216,20 +220,16 @@ func measureCluster(t *testing.T, bin string, n int, push bool) speedResult {
 	res := speedResult{n: n, push: push, packets: -1}
 	bn := newBenchNet(t)
 	dir := t.TempDir()
-	stamps := filepath.Join(dir, "stamps")
 	conf := filepath.Join(dir, "conf.json")
 	if err := os.WriteFile(conf, []byte(fmt.Sprintf(`{"disable_push": %v}`, !push)), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	// The handler stamps its start in microseconds. bash's own clock
-	// spares a fork of date(1) per member, which on a small machine
-	// running N handlers at once would weigh on the figure.
-	script := filepath.Join(dir, "stamp.sh")
-	stampScript := "#!/bin/bash\nread -r p\necho \"$SERF_SELF_NAME $p ${EPOCHREALTIME/./}\" >> " + stamps + "\n"
-	if err := os.WriteFile(script, []byte(stampScript), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	eventHandler := "user:bench=exec " + script
+	// The handler is one shell command that reports its start through a
+	// FIFO, and this test takes the time as it reads the line: no second
+	// program (bash for its clock, date(1)) starts per member, which on a
+	// small machine running N handlers at once would weigh on the figure.
+	stamps := newHandlerStamps(t, filepath.Join(dir, "stamps"))
+	eventHandler := `user:bench=read -r p; echo "$SERF_SELF_NAME $p" > ` + stamps.path
 	queryHandler := `query:benchq=echo ok`
 
 	ports := bn.ports(t, 2*n)
@@ -283,7 +283,6 @@ func measureCluster(t *testing.T, bin string, n int, push bool) speedResult {
 			return nil
 		})
 	}
-	arrivals := watchArrivals(t, bn, bin, dir, rpcs)
 	time.Sleep(2 * time.Second) // let the joins' gossip die down
 
 	// Idle packet rate over one settle window.
@@ -291,6 +290,9 @@ func measureCluster(t *testing.T, bin string, n int, push bool) speedResult {
 	time.Sleep(benchSettle)
 	idle := bn.udpSent() - idleFrom
 
+	// Handlers first, with nothing else watching: N monitor processes
+	// printing logs at the same moment would take the CPU that the N
+	// handler processes need, and slow the very figure they measure.
 	var eventPackets int64
 	for e := 0; e < benchEvents; e++ {
 		payload := fmt.Sprintf("e%d", e)
@@ -302,21 +304,9 @@ func measureCluster(t *testing.T, bin string, n int, push bool) speedResult {
 		}
 		var last time.Time
 		testutil.WaitFor(t, 60*time.Second, func() error {
-			data, _ := os.ReadFile(stamps)
-			seen := map[string]time.Time{}
-			for _, line := range strings.Split(string(data), "\n") {
-				f := strings.Fields(line)
-				if len(f) != 3 || f[1] != payload {
-					continue
-				}
-				us, err := strconv.ParseInt(f[2], 10, 64)
-				if err != nil {
-					continue
-				}
-				if _, dup := seen[f[0]]; dup {
-					return fmt.Errorf("%s ran the handler of %s twice", f[0], payload)
-				}
-				seen[f[0]] = time.UnixMicro(us)
+			seen, err := stamps.of(payload)
+			if err != nil {
+				t.Fatal(err)
 			}
 			if len(seen) < n {
 				return fmt.Errorf("%d of %d handlers ran for %s", len(seen), n, payload)
@@ -330,7 +320,6 @@ func measureCluster(t *testing.T, bin string, n int, push bool) speedResult {
 			return nil
 		})
 		res.events = append(res.events, last.Sub(start))
-		res.arrivals = append(res.arrivals, arrivals.waitAll(t, e, n).Sub(start))
 		if wait := benchSettle - time.Since(start); wait > 0 {
 			time.Sleep(wait)
 		}
@@ -338,6 +327,20 @@ func measureCluster(t *testing.T, bin string, n int, push bool) speedResult {
 	}
 	if idleFrom >= 0 {
 		res.packets = float64(eventPackets)/benchEvents - float64(idle)
+	}
+
+	// Then arrivals at the agents, seen through one `serf monitor` each,
+	// for events no handler subscribes to.
+	arrivals := watchArrivals(t, bn, bin, dir, rpcs)
+	time.Sleep(time.Second) // every monitor attached
+	for e := 0; e < benchEvents; e++ {
+		origin := rpcs[(e*7)%n]
+		start := time.Now()
+		if out, code := cli(origin, 20*time.Second, "event", "-coalesce=false", arrivalEvent, fmt.Sprintf("a%d", e)); code != 0 {
+			t.Fatalf("event: %d %s", code, out)
+		}
+		res.arrivals = append(res.arrivals, arrivals.waitAll(t, e, n).Sub(start))
+		time.Sleep(time.Second) // retransmissions die down
 	}
 
 	for q := 0; q < benchQueries; q++ {
@@ -359,6 +362,76 @@ func measureCluster(t *testing.T, bin string, n int, push bool) speedResult {
 	procs = nil
 	return res
 }
+
+// handlerStamps reads "member payload" lines that handlers write to a
+// FIFO and keeps when each arrived.
+type handlerStamps struct {
+	path string
+	mu   sync.Mutex
+	at   map[string]map[string]time.Time // payload -> member -> first start
+	dups []string
+}
+
+func newHandlerStamps(t *testing.T, path string) *handlerStamps {
+	t.Helper()
+	if err := syscall.Mkfifo(path, 0o666); err != nil {
+		t.Fatal(err)
+	}
+	// Read and write: the FIFO never reads as ended between writers.
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &handlerStamps{path: path, at: map[string]map[string]time.Time{}}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		sc := bufio.NewScanner(f)
+		for sc.Scan() {
+			now := time.Now()
+			fields := strings.Fields(sc.Text())
+			if len(fields) != 2 {
+				continue
+			}
+			h.mu.Lock()
+			byMember := h.at[fields[1]]
+			if byMember == nil {
+				byMember = map[string]time.Time{}
+				h.at[fields[1]] = byMember
+			}
+			if _, dup := byMember[fields[0]]; dup {
+				h.dups = append(h.dups, fields[0]+" ran the handler of "+fields[1]+" twice")
+			} else {
+				byMember[fields[0]] = now
+			}
+			h.mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() {
+		_ = f.Close()
+		<-done
+	})
+	return h
+}
+
+// of returns when each member's handler started for payload, or an error
+// if one ran twice.
+func (h *handlerStamps) of(payload string) (map[string]time.Time, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if len(h.dups) > 0 {
+		return nil, errors.New(strings.Join(h.dups, "; "))
+	}
+	out := make(map[string]time.Time, len(h.at[payload]))
+	for k, v := range h.at[payload] {
+		out[k] = v
+	}
+	return out, nil
+}
+
+// arrivalEvent is the user event the arrival phase sends; no handler
+// takes it.
+const arrivalEvent = "arrival"
 
 // arrivalWatch timestamps the "Received event: user-event: bench" lines
 // of one `serf monitor` per agent: arrival k of an agent is event k.
@@ -399,7 +472,7 @@ func watchArrivals(t *testing.T, bn *benchNet, bin, dir string, rpcs []string) *
 			sc := bufio.NewScanner(out)
 			count := 0
 			for sc.Scan() {
-				if !strings.Contains(sc.Text(), "Received event: user-event: bench") {
+				if !strings.Contains(sc.Text(), "Received event: user-event: "+arrivalEvent) {
 					continue
 				}
 				now := time.Now()
