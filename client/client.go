@@ -25,6 +25,8 @@ import (
 	"net"
 	"sync"
 	"time"
+
+	"github.com/hashicorp/go-msgpack/v2/codec"
 )
 
 // Config says how to reach an agent.
@@ -68,6 +70,7 @@ type RPCClient struct {
 	timeout time.Duration
 	logger  *log.Logger // nil means the standard logger
 	frames  *frameReader
+	handle  *codec.MsgpackHandle // for bodies decoded after the read loop
 
 	// writeMu serialises requests: a header and its body must reach the
 	// agent together, and Seq numbers go out in increasing order.
@@ -129,6 +132,7 @@ func newClient(conn net.Conn, timeout time.Duration) *RPCClient {
 	c := &RPCClient{
 		conn:       conn,
 		timeout:    timeout,
+		handle:     handle,
 		frames:     newFrameReader(conn, handle),
 		out:        newFrameWriter(conn, handle),
 		handlers:   make(map[uint64]seqHandler),

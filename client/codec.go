@@ -28,11 +28,16 @@ func newRPCHandle() *codec.MsgpackHandle {
 // followed by a body. Nothing on the wire says whether a body follows; the
 // caller knows from the command.
 type frameReader struct {
+	br  *bufio.Reader
 	dec *codec.Decoder
+	// rawHint is the size of the last raw body read, the first guess of
+	// the next one's: members replies of one cluster are alike.
+	rawHint int
 }
 
 func newFrameReader(r io.Reader, h *codec.MsgpackHandle) *frameReader {
-	return &frameReader{dec: codec.NewDecoder(bufio.NewReader(r), h)}
+	br := bufio.NewReader(r)
+	return &frameReader{br: br, dec: codec.NewDecoder(br, h)}
 }
 
 // header decodes the next object as a response header. Keys other than
@@ -50,6 +55,17 @@ func (f *frameReader) header() (ResponseHeader, error) {
 // body decodes the next object into v. The codec reports malformed or
 // overflowing input as an error; it never panics on it.
 func (f *frameReader) body(v interface{}) error {
+	if raw, ok := v.(*codec.Raw); ok {
+		// The codec reads no further than the value it decodes, so the
+		// next value starts at the buffered reader's position.
+		b, err := readRawValue(f.br, f.rawHint)
+		if err != nil {
+			return err
+		}
+		f.rawHint = len(b)
+		*raw = b
+		return nil
+	}
 	return f.dec.Decode(v)
 }
 

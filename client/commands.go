@@ -1,14 +1,31 @@
 package client
 
-import "time"
+import (
+	"fmt"
+	"time"
+
+	"github.com/hashicorp/go-msgpack/v2/codec"
+)
 
 // Members returns every member the agent knows, in the agent's order
 // (which is random), including members that left or failed and are not
 // yet reaped.
 func (c *RPCClient) Members() ([]Member, error) {
-	var resp MembersResponse
-	err := c.call(MembersCommand, nil, &resp)
-	return resp.Members, err
+	var raw codec.Raw
+	if err := c.call(MembersCommand, nil, &raw); err != nil {
+		return nil, err
+	}
+	return c.membersReply(raw)
+}
+
+// membersReply decodes the body of a members or members-filtered reply
+// (members_decode.go).
+func (c *RPCClient) membersReply(raw codec.Raw) ([]Member, error) {
+	members, err := decodeMembersReply(raw, c.handle)
+	if err != nil {
+		return nil, fmt.Errorf("decode members response: %w", err)
+	}
+	return members, nil
 }
 
 // MembersFiltered returns the members whose tags, status and name match
@@ -17,9 +34,11 @@ func (c *RPCClient) Members() ([]Member, error) {
 // non-nil tags map to send "no tag filter" exactly as the CLI does.
 func (c *RPCClient) MembersFiltered(tags map[string]string, status, name string) ([]Member, error) {
 	req := MembersFilteredRequest{Tags: tags, Status: status, Name: name}
-	var resp MembersResponse
-	err := c.call(MembersFilteredCommand, &req, &resp)
-	return resp.Members, err
+	var raw codec.Raw
+	if err := c.call(MembersFilteredCommand, &req, &raw); err != nil {
+		return nil, err
+	}
+	return c.membersReply(raw)
 }
 
 // UserEvent sends a custom user event to the cluster. A nil payload is
