@@ -23,10 +23,12 @@ type ModelResult struct {
 	EventMinReached      int
 	EventCopies          float64
 	// PushPullPerNodeMin is push-pull bytes (both directions) per member
-	// per minute in the steady state.
-	PushPullPerNodeMin float64
-	Steady             QueueDepths
-	SteadyMemberlist   int
+	// per minute in the steady state, uncompressed; PushPullPerNodeMinLZW
+	// the same with memberlist's compression (on by default).
+	PushPullPerNodeMin    float64
+	PushPullPerNodeMinLZW float64
+	Steady                QueueDepths
+	SteadyMemberlist      int
 
 	// Restart storm: how many restarted, the bytes of their join
 	// push-pulls, the deepest queues, a user event fired during it, and
@@ -84,6 +86,7 @@ func RunModel(conf ModelConfig) (ModelResult, error) {
 	}
 	m.runUntil(window)
 	res.PushPullPerNodeMin = float64(m.phase.ppBytes) / float64(conf.Size) / window.Minutes()
+	res.PushPullPerNodeMinLZW = res.PushPullPerNodeMin * float64(m.sizes.StateFullLZW) / float64(m.sizes.StateFull)
 	res.Steady = QueueDepths{Intent: m.phase.intentMax, Event: m.phase.eventMax, Query: m.phase.queryMx}
 	res.SteadyMemberlist = m.phase.mlMax
 	var q9999, all []time.Duration

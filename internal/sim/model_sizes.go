@@ -1,6 +1,8 @@
 package sim
 
 import (
+	"bytes"
+	"compress/lzw"
 	"fmt"
 	"net"
 
@@ -26,6 +28,7 @@ const (
 	wireMLAck      = 2
 	wireMLAlive    = 4
 	wireMLPushPull = 6
+	wireMLCompress = 9
 )
 
 // Mirrors of Serf's messages.
@@ -90,6 +93,10 @@ type (
 		UserStateLen int
 		Join         bool
 	}
+	mirrorCompress struct {
+		Algo int
+		Buf  []byte
+	}
 	mirrorPushNodeState struct {
 		Name        string
 		Addr        []byte
@@ -145,8 +152,10 @@ type MessageSizes struct {
 	// StateSmall is one side of a push-pull from a member that knows
 	// only itself (a member that just restarted).
 	StateSmall int
-	// StateFull is one side of a push-pull of a member that knows all N.
-	StateFull int
+	// StateFull is one side of a push-pull of a member that knows all N;
+	// StateFullLZW the same as memberlist sends it with compression on
+	// (its LAN default): LZW, in a compress message.
+	StateFull, StateFullLZW int
 }
 
 // modelEventPayload is the payload of the model's user events.
@@ -188,26 +197,32 @@ func messageSizes(n, events, ring int) (MessageSizes, error) {
 		return s, err
 	}
 	s.Ack = len(ack)
-	if s.StateSmall, err = stateSize(1, 0, ring, meta); err != nil {
+	small, err := encodeState(1, 0, ring, meta)
+	if err != nil {
 		return s, err
 	}
-	if s.StateFull, err = stateSize(n, events, ring, meta); err != nil {
+	full, err := encodeState(n, events, ring, meta)
+	if err != nil {
+		return s, err
+	}
+	s.StateSmall, s.StateFull = len(small), len(full)
+	if s.StateFullLZW, err = lzwSize(full); err != nil {
 		return s, err
 	}
 	return s, nil
 }
 
-// stateSize is the bytes one side of a push-pull sends: memberlist's
-// header and one pushNodeState per member, then Serf's state.
-func stateSize(n, events, ring int, meta []byte) (int, error) {
+// encodeState is what one side of a push-pull sends: memberlist's header
+// and one pushNodeState per member, then Serf's state.
+func encodeState(n, events, ring int, meta []byte) ([]byte, error) {
 	pp := mirrorPushPull{LTime: 1 << 20, StatusLTimes: make(map[string]uint64, n), EventLTime: 1 << 16, QueryLTime: 1 << 10}
-	size := 0
+	var nodes []byte
 	for i := 0; i < n; i++ {
 		ns, err := msgpackEncode(0, &mirrorPushNodeState{Name: modelNodeName(i), Addr: modelAddr(i), Port: 7946, Meta: meta, Incarnation: 1 << 10, State: 0, Vsn: modelVsn})
 		if err != nil {
-			return 0, err
+			return nil, err
 		}
-		size += len(ns) - 1
+		nodes = append(nodes, ns[1:]...)
 		pp.StatusLTimes[modelNodeName(i)] = 1<<20 + uint64(i)
 	}
 	pp.Events = make([]*mirrorEventSlot, ring)
@@ -216,11 +231,30 @@ func stateSize(n, events, ring int, meta []byte) (int, error) {
 	}
 	serfState, err := msgpackEncode(wireSerfPushPull, &pp)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
-	hdr, err := msgpackEncode(wireMLPushPull, &mirrorPushPullHeader{Nodes: n, UserStateLen: len(serfState), Join: false})
+	out, err := msgpackEncode(wireMLPushPull, &mirrorPushPullHeader{Nodes: n, UserStateLen: len(serfState), Join: false})
+	if err != nil {
+		return nil, err
+	}
+	out = append(out, nodes...)
+	return append(out, serfState...), nil
+}
+
+// lzwSize is the size of b as memberlist compresses a stream: LZW (LSB
+// first, 8-bit literals) wrapped in a compress message.
+func lzwSize(b []byte) (int, error) {
+	var buf bytes.Buffer
+	w := lzw.NewWriter(&buf, lzw.LSB, 8)
+	if _, err := w.Write(b); err != nil {
+		return 0, fmt.Errorf("sim: compress: %w", err)
+	}
+	if err := w.Close(); err != nil {
+		return 0, fmt.Errorf("sim: compress: %w", err)
+	}
+	c, err := msgpackEncode(wireMLCompress, &mirrorCompress{Algo: 0, Buf: buf.Bytes()})
 	if err != nil {
 		return 0, err
 	}
-	return size + len(hdr) + len(serfState), nil
+	return len(c), nil
 }
