@@ -313,3 +313,42 @@ func parseModelNets(s string) ([]ModelNet, error) {
 	}
 	return out, nil
 }
+
+// TestModelPacketOrder: a packet takes memberlist's queue first, then
+// Serf's intents, then user events, each within what is left.
+func TestModelPacketOrder(t *testing.T) {
+	c := quickModel(10)
+	m, err := newModel(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev := m.newMsg(kindEvent, 100, 0)
+	in := m.newMsg(kindIntent, 100, 0)
+	al := m.newMsg(kindAlive, 100, 0)
+	tests := []struct {
+		name  string
+		limit int
+		want  []int32
+	}{
+		{"all fit", 1400, []int32{al, in, ev}},
+		{"two fit", 2*(100+compoundOverhead) + userMsgOverhead, []int32{al, in}},
+		{"one fits", 100 + compoundOverhead, []int32{al}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			mm, err := newModel(c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Same messages, fresh queues, in the reverse order of priority.
+			mm.msgs, mm.byPtr = m.msgs, m.byPtr
+			for _, id := range []int32{ev, in, al} {
+				mm.enqueue(0, id)
+			}
+			got, _ := mm.getBroadcasts(&mm.members[0], compoundOverhead, tt.limit, nil)
+			if fmt.Sprint(got) != fmt.Sprint(tt.want) {
+				t.Fatalf("packet carries %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
