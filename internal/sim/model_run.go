@@ -37,16 +37,19 @@ type ModelResult struct {
 	StormPushPullBytes   int64
 	Storm                QueueDepths
 	StormMemberlist      int
+	StormEventQ90        time.Duration
 	StormEventQ9999      time.Duration
 	StormEventAll        time.Duration
 	StormDrained         time.Duration
 	StormDrainedComplete bool
 
-	// Partition heal: push-pulls and their bytes until both halves knew
-	// each other, and how long it took (0 if not within HealWindow).
-	HealPushPulls     int64
-	HealPushPullBytes int64
-	HealTime          time.Duration
+	// Partition heal: push-pulls and their bytes (uncompressed and LZW)
+	// until both halves knew each other, and how long it took (0 if not
+	// within HealWindow).
+	HealPushPulls        int64
+	HealPushPullBytes    int64
+	HealPushPullBytesLZW int64
+	HealTime             time.Duration
 
 	Pruned  int64
 	Packets int64
@@ -124,6 +127,7 @@ func RunModel(conf ModelConfig) (ModelResult, error) {
 		res.StormDrained = end - t0
 		res.StormDrainedComplete = m.busy() == 0
 		res.StormEventQ9999, res.StormEventAll = m.spread(ev)
+		res.StormEventQ90 = m.quantile(ev, 0.9)
 		res.StormPushPullBytes = int64(k) * int64(m.sizes.StateFull+m.sizes.StateSmall)
 		res.Storm = QueueDepths{Intent: m.phase.intentMax, Event: m.phase.eventMax, Query: m.phase.queryMx}
 		res.StormMemberlist = m.phase.mlMax
@@ -151,6 +155,8 @@ func RunModel(conf ModelConfig) (ModelResult, error) {
 			res.HealTime = m.now - t0
 		}
 		res.HealPushPulls, res.HealPushPullBytes = m.phase.ppCount, m.phase.ppBytes
+		// Every push-pull of the heal is of two full states.
+		res.HealPushPullBytesLZW = res.HealPushPulls * 2 * int64(m.sizes.StateFullLZW)
 		m.healing = false
 		sampleHeap()
 	}
@@ -173,6 +179,17 @@ func (m *model) spread(id int32) (q9999, all time.Duration) {
 		all = msg.arrivals[m.conf.Size-1]
 	}
 	return q9999, all
+}
+
+// quantile is the time by which the fraction f of members had message
+// id (0 when fewer did).
+func (m *model) quantile(id int32, f float64) time.Duration {
+	msg := &m.msgs[id]
+	need := int(f*float64(m.conf.Size) + 0.999999)
+	if need < 1 || len(msg.arrivals) < need {
+		return 0
+	}
+	return msg.arrivals[need-1]
 }
 
 func medianOf(d []time.Duration) time.Duration {

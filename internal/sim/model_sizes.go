@@ -128,10 +128,13 @@ func modelMeta() []byte {
 var modelVsn = []uint8{1, 5, 5, 2, 5, 4}
 
 // msgpackEncode returns prefix followed by v in msgpack, as memberlist and
-// Serf encode their messages (a zero handle, the old time format).
+// Serf encode their messages (a zero handle, the old time format). Map keys
+// are sorted, which changes no size but makes the compressed size of a
+// state the same on every run.
 func msgpackEncode(prefix byte, v any) ([]byte, error) {
 	h := &codec.MsgpackHandle{}
 	h.TimeNotBuiltin = true
+	h.Canonical = true
 	var buf []byte
 	if err := codec.NewEncoderBytes(&buf, h).Encode(v); err != nil {
 		return nil, fmt.Errorf("sim: encode %T: %w", v, err)

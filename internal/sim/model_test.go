@@ -261,7 +261,7 @@ func TestModelFigures(t *testing.T) {
 	t.Logf("model figures (times simulated; queue depths are the deepest on any member)\n%s\n%s", modelHeader, strings.Join(rows, "\n"))
 }
 
-const modelHeader = "| N | net | push | event 99.99% s (bound) | event all s | copies/member | push-pull B/node/min raw / LZW (period s) | intent q steady / storm (limit) | event q steady / storm | memberlist q storm | storm: rejoins, join push-pull MiB (KiB/node) | event in storm 99.99% / all s | storm drained s | heal: push-pulls, MiB (KiB/node), s | wall s | heap MiB |\n" +
+const modelHeader = "| N | net | push | event 99.99% s (bound) | event all s | copies/member | push-pull B/node/min raw / LZW (period s) | intent q steady / storm (limit) | event q steady / storm | memberlist q storm | storm: rejoins, join push-pull MiB (KiB/node) | event in storm 90% / 99.99% / all s | storm drained s | heal: push-pulls, MiB raw / LZW (KiB/node raw), s | wall s | heap MiB |\n" +
 	"|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
 
 func modelRow(r ModelResult) string {
@@ -278,13 +278,13 @@ func modelRow(r ModelResult) string {
 	}
 	heal := "—"
 	if c.Heal {
-		heal = fmt.Sprintf("%d, %.1f (%.0f), %.1f", r.HealPushPulls, mib(r.HealPushPullBytes), kibPer(r.HealPushPullBytes), r.HealTime.Seconds())
+		heal = fmt.Sprintf("%d, %.1f / %.1f (%.0f), %.1f", r.HealPushPulls, mib(r.HealPushPullBytes), mib(r.HealPushPullBytesLZW), kibPer(r.HealPushPullBytes), r.HealTime.Seconds())
 	}
-	return fmt.Sprintf("| %d | %s | %s | %.2f (%.2f) | %.2f | %.1f | %.0f / %.0f (%.0f) | %d / %d (%d) | %d / %d | %d | %d, %.1f (%.0f) | %.2f / %.2f | %s | %s | %.1f | %d |",
+	return fmt.Sprintf("| %d | %s | %s | %.2f (%.2f) | %.2f | %.1f | %.0f / %.0f (%.0f) | %d / %d (%d) | %d / %d | %d | %d, %.1f (%.0f) | %.2f / %.2f / %.2f | %s | %s | %.1f | %d |",
 		c.Size, c.Net, push, r.EventQ9999.Seconds(), epidemicBound(c.Size).Seconds(), r.EventAll.Seconds(), r.EventCopies,
 		r.PushPullPerNodeMin, r.PushPullPerNodeMinLZW, r.PushPullPeriod.Seconds(), r.Steady.Intent, r.Storm.Intent, r.QueueLimit, r.Steady.Event, r.Storm.Event,
 		r.StormMemberlist, r.StormMembers, mib(r.StormPushPullBytes), kibPer(r.StormPushPullBytes),
-		r.StormEventQ9999.Seconds(), r.StormEventAll.Seconds(), drained, heal, r.Wall.Seconds(), r.HeapMiB)
+		r.StormEventQ90.Seconds(), r.StormEventQ9999.Seconds(), r.StormEventAll.Seconds(), drained, heal, r.Wall.Seconds(), r.HeapMiB)
 }
 
 // parseModelNets reads "lan,lan:0.01,wan:0.05": a network and its loss.
