@@ -441,6 +441,9 @@ func (m *model) periodicPushPull(i int32) {
 	m.q.schedule(simEvent{at: m.now + m.period, kind: evPushPull, a: i})
 	p := m.peer(i, -1)
 	if m.healing && !m.members[i].healed {
+		if m.sideSize(m.members[i].side) < 2 {
+			return // it sees no one alive
+		}
 		for m.members[p].side != m.members[i].side {
 			p = m.peer(i, -1)
 		}
@@ -485,10 +488,7 @@ func (m *model) reconnect(i int32) {
 		return
 	}
 	m.q.schedule(simEvent{at: m.now + m.conf.ReconnectInterval, kind: evReconnect, a: i})
-	own := m.conf.Size / 2 // the halves are [0, N/2) and [N/2, N)
-	if mem.side == 1 {
-		own = m.conf.Size - own
-	}
+	own := m.sideSize(mem.side)
 	failed := m.conf.Size - own
 	if m.rng.Float64() > float64(failed)/float64(own) {
 		return
@@ -498,6 +498,15 @@ func (m *model) reconnect(i int32) {
 		p = m.peer(i, -1)
 	}
 	m.startPushPull(i, p, 2*m.sizes.StateFull, true)
+}
+
+// sideSize is the number of members on one side of the partition: the
+// halves are [0, N/2) and [N/2, N).
+func (m *model) sideSize(side uint8) int {
+	if side == 0 {
+		return m.conf.Size / 2
+	}
+	return m.conf.Size - m.conf.Size/2
 }
 
 // restart is member i restarting: fresh queues, a join push-pull with a
@@ -556,11 +565,15 @@ func (m *model) busy() int {
 	return n
 }
 
-// drain runs until no member has anything queued, checking every second,
-// or until limit; it returns when it stopped.
-func (m *model) drain(limit time.Duration) time.Duration {
+// drain runs until no member has anything queued, checking every second
+// (and calling each, if set, then), or until limit; it returns when it
+// stopped.
+func (m *model) drain(limit time.Duration, each func()) time.Duration {
 	for m.now < limit {
 		m.runUntil(min(limit, m.now+time.Second))
+		if each != nil {
+			each()
+		}
 		if m.busy() == 0 {
 			break
 		}

@@ -123,7 +123,7 @@ func RunModel(conf ModelConfig) (ModelResult, error) {
 		from := int32(perm[conf.Size-1])
 		m.runUntil(t0 + 2*time.Second)
 		ev := m.newMsg(kindEvent, m.sizes.UserEvent, from)
-		end := m.drain(t0 + conf.StormWindow)
+		end := m.drain(t0+conf.StormWindow, sampleHeap) // the queues are deepest early on
 		res.StormDrained = end - t0
 		res.StormDrainedComplete = m.busy() == 0
 		res.StormEventQ9999, res.StormEventAll = m.spread(ev)

@@ -352,3 +352,28 @@ func TestModelPacketOrder(t *testing.T) {
 		})
 	}
 }
+
+// TestModelTinyClusters: the smallest clusters run every phase and end
+// (a side of one member sees nobody to push-pull with during the heal).
+func TestModelTinyClusters(t *testing.T) {
+	for _, n := range []int{2, 3, 4} {
+		c := quickModel(n)
+		c.StormFraction, c.Heal = 1, true
+		done := make(chan error, 1)
+		go func() {
+			r, err := RunModel(c)
+			if err == nil && r.EventMinReached != n {
+				err = fmt.Errorf("an event reached %d of %d", r.EventMinReached, n)
+			}
+			done <- err
+		}()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatalf("N=%d: %v", n, err)
+			}
+		case <-time.After(60 * time.Second):
+			t.Fatalf("N=%d: the model did not finish", n)
+		}
+	}
+}
