@@ -40,8 +40,9 @@ type modelMsg struct {
 func (m *modelMsg) has(i int32) bool { return m.seen[i>>6]&(1<<(uint(i)&63)) != 0 }
 func (m *modelMsg) mark(i int32)     { m.seen[i>>6] |= 1 << (uint(i) & 63) }
 
-// sharedBroadcast is a Serf message in a queue. Serf's messages never
-// invalidate each other.
+// sharedBroadcast is a message in a queue: one value per message, shared
+// by every member's queue. Serf's messages never invalidate each other;
+// for alive messages see newMsg.
 type sharedBroadcast struct{ msg []byte }
 
 func (b *sharedBroadcast) Invalidates(memberlist.Broadcast) bool { return false }
@@ -85,15 +86,18 @@ type model struct {
 
 	members []modelMember
 	msgs    []modelMsg
-	byPtr   map[*byte]int32
+	// byPtr finds a message from the bytes a queue hands back: the queues
+	// return only Message(), and every queue holds the same slice.
+	byPtr map[*byte]int32
 
 	healing  bool
 	unhealed int
 
-	phase   phaseStats
-	packets int64
-	dropped int64
-	pruned  int64
+	phase       phaseStats
+	packets     int64
+	packetBytes int64
+	dropped     int64
+	pruned      int64
 }
 
 func newModel(conf ModelConfig) (*model, error) {
@@ -328,9 +332,11 @@ func wireSize(parts, bytes int) int {
 	return compoundHeaderOverhead + compoundOverhead*parts + bytes
 }
 
-// send puts a packet carrying ids from a to b on the network.
-func (m *model) send(a, b int32, ids []int32) {
+// send puts a packet of the given size carrying ids from a to b on the
+// network.
+func (m *model) send(a, b int32, ids []int32, size int) {
 	m.packets++
+	m.packetBytes += int64(size)
 	for _, id := range ids {
 		m.msgs[id].sends++
 	}
@@ -350,11 +356,11 @@ func (m *model) gossip(i int32) {
 	var targets [8]int32
 	limit := m.conf.UDPBufferSize - compoundHeaderOverhead
 	for _, t := range m.peers(i, m.conf.GossipNodes, targets[:0]) {
-		ids, _ := m.getBroadcasts(mem, compoundOverhead, limit, nil)
+		ids, bytes := m.getBroadcasts(mem, compoundOverhead, limit, nil)
 		if len(ids) == 0 {
 			break
 		}
-		m.send(i, t, ids)
+		m.send(i, t, ids, wireSize(len(ids), bytes))
 	}
 	if m.idle(mem) {
 		mem.ticking = false
@@ -371,11 +377,11 @@ func (m *model) probe(i int32) {
 	mem := &m.members[i]
 	for _, own := range []int{m.sizes.Ping, m.sizes.Ack} {
 		limit := m.conf.UDPBufferSize - own - compoundHeaderOverhead
-		ids, _ := m.getBroadcasts(mem, compoundOverhead, limit, nil)
+		ids, bytes := m.getBroadcasts(mem, compoundOverhead, limit, nil)
 		if len(ids) == 0 {
 			break
 		}
-		m.send(i, m.peer(i, -1), ids)
+		m.send(i, m.peer(i, -1), ids, wireSize(len(ids)+1, own+bytes))
 	}
 	if m.idle(mem) {
 		mem.probing = false
@@ -393,7 +399,7 @@ func (m *model) push(i, id int32) {
 	}
 	var targets [8]int32
 	for _, t := range m.peers(i, min(m.conf.PushFanout, len(targets)), targets[:0]) {
-		m.send(i, t, []int32{id})
+		m.send(i, t, []int32{id}, userMsgOverhead+len(m.msgs[id].raw))
 	}
 }
 

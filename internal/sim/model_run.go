@@ -51,11 +51,15 @@ type ModelResult struct {
 	HealPushPullBytesLZW int64
 	HealTime             time.Duration
 
-	Pruned  int64
-	Packets int64
-	Dropped int64
-	Wall    time.Duration
-	HeapMiB uint64
+	// Pruned counts trims of a Serf queue at its limit; Packets and
+	// PacketBytes are every UDP packet sent (gossip, probes with what they
+	// carry, pushes), Dropped those lost.
+	Pruned      int64
+	Packets     int64
+	PacketBytes int64
+	Dropped     int64
+	Wall        time.Duration
+	HeapMiB     uint64
 }
 
 // RunModel runs the model's three phases: the steady state with user
@@ -161,7 +165,7 @@ func RunModel(conf ModelConfig) (ModelResult, error) {
 		sampleHeap()
 	}
 
-	res.Pruned, res.Packets, res.Dropped = m.pruned, m.packets, m.dropped
+	res.Pruned, res.Packets, res.PacketBytes, res.Dropped = m.pruned, m.packets, m.packetBytes, m.dropped
 	res.Wall = time.Since(wall)
 	res.HeapMiB = heap >> 20
 	return res, nil

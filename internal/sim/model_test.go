@@ -253,7 +253,7 @@ func TestModelFigures(t *testing.T) {
 				if err != nil {
 					t.Fatalf("N=%d %s push=%v: %v", n, net, push, err)
 				}
-				t.Logf("N=%d %s push=%v: %d packets, %d lost, wall %v", n, net, push, r.Packets, r.Dropped, r.Wall.Round(time.Millisecond))
+				t.Logf("N=%d %s push=%v: %d packets (%.1f MiB, only what carried broadcasts), %d lost, wall %v", n, net, push, r.Packets, float64(r.PacketBytes)/(1<<20), r.Dropped, r.Wall.Round(time.Millisecond))
 				rows = append(rows, modelRow(r))
 			}
 		}
