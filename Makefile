@@ -45,11 +45,17 @@ bench-scale:
 	SERF_BENCH_CLUSTER=512 SERF_BENCH_ROUNDS=1 SERF_BENCH_SKIP=rpc,event,fail \
 	  $(GO) test -run '^TestClusterFigures$$' -count=1 -v -timeout 60m ./cmd/serf
 
-# bench-sim runs simulated clusters in one process (see internal/sim);
-# state grows with N squared: 1,000 members take about 3 GiB of heap.
-SIM_SIZES ?= 500,1000
+# bench-sim runs simulated clusters in one process (see internal/sim and
+# docs/performance.md): real members at SIM_SIZES (state grows with N
+# squared: 1,000 members take about 3 GiB of heap), then the lighter model
+# at MODEL_SIZES on the networks of MODEL_NETS.
+SIM_SIZES ?= 200,500
+MODEL_SIZES ?= 100,2000,10000
+MODEL_NETS ?= lan
 bench-sim:
 	SERF_SIM_SIZES=$(SIM_SIZES) $(GO) test -run '^TestSimFigures$$' -count=1 -v -timeout 60m ./internal/sim
+	SERF_SIM_MODEL_SIZES=$(MODEL_SIZES) SERF_SIM_MODEL_NETS=$(MODEL_NETS) \
+	  $(GO) test -run '^TestModelFigures$$' -count=1 -v -timeout 60m ./internal/sim
 
 # fuzz runs each fuzz target of every package for FUZZTIME (default 30s),
 # e.g. `make fuzz FUZZTIME=10m`. Names are anchored, so a target whose

@@ -25,6 +25,8 @@ type ClusterConfig struct {
 	Net NetConfig
 	// Seed picks who joins whom.
 	Seed uint64
+	// NoPush turns Serf's pushes of new user events off, as in Serf 0.10.
+	NoPush bool
 	// Logf, if set, reports progress while the cluster is built.
 	Logf func(format string, args ...any)
 }
@@ -105,6 +107,9 @@ func (c *Cluster) memberConfig(i int, t *Transport) *serf.Config {
 	conf.QueueCheckInterval = c.scaled(conf.QueueCheckInterval)
 	conf.FlapTimeout = c.scaled(conf.FlapTimeout)
 	conf.Metrics = c.sinkCfg
+	if c.conf.NoPush {
+		conf.PushFanout = 0
+	}
 	return conf
 }
 

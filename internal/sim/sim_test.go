@@ -52,8 +52,9 @@ func epidemicBound(n int) time.Duration {
 //
 //	SERF_SIM_SIZES=2000 go test -run '^TestSimFigures$' -count=1 -v -timeout 60m ./internal/sim
 //
-// SERF_SIM_SCALE overrides the time stretch (default size/100) and
-// SERF_SIM_WINDOW the simulated steady-state window (default 30s).
+// SERF_SIM_SCALE overrides the time stretch (default size/100),
+// SERF_SIM_WINDOW the simulated steady-state window (default 30s), and
+// SERF_SIM_PUSH=off turns pushes off (Serf 0.10's spread by gossip alone).
 func TestSimFigures(t *testing.T) {
 	sizes := os.Getenv("SERF_SIM_SIZES")
 	if sizes == "" {
@@ -73,6 +74,7 @@ func TestSimFigures(t *testing.T) {
 		if s, err := strconv.ParseFloat(os.Getenv("SERF_SIM_SCALE"), 64); err == nil {
 			conf.Scale = s
 		}
+		conf.NoPush = os.Getenv("SERF_SIM_PUSH") == "off"
 		row, err := simulate(t, conf, window)
 		if err != nil {
 			t.Errorf("N=%d: %v", n, err)
