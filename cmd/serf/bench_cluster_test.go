@@ -193,24 +193,45 @@ func runClusterRound(t *testing.T, bin string, n int, skip string) clusterFigure
 
 	var fig clusterFigures
 	// Join convergence: every agent joins the first at once; the figure
-	// is the time until the last agent sees all n alive.
+	// is the time until the last watched agent (every agent up to
+	// maxWatched, a spread sample beyond) sees all n alive.
 	// Beyond 64 agents, hundreds of joins at one agent at once time out
 	// on a small machine, so at most maxJoining are in flight.
 	start := time.Now()
 	var wg sync.WaitGroup
-	joining := make(chan struct{}, maxJoining)
+	joinLimit := maxJoining
+	if n > maxJoining {
+		// Hundreds of agents on a small machine: fewer at once, or the
+		// joins starve the probes and the cluster flaps.
+		joinLimit = maxJoining / 4
+	}
+	joining := make(chan struct{}, joinLimit)
 	for _, a := range agents[1:] {
 		wg.Add(1)
 		go func(a *clusterAgent) {
 			defer wg.Done()
 			joining <- struct{}{}
 			defer func() { <-joining }()
-			if _, err := a.client.Join([]string{agents[0].bind}, false); err != nil {
-				t.Errorf("join %s: %v", a.name, err)
+			// A join refused under load (memberlist turns away push-pulls
+			// past 128 pending) is tried again, as retry_join would.
+			// An overloaded agent may also drop the RPC connection, so
+			// every attempt has a connection of its own.
+			var err error
+			for attempt := 0; attempt < joinAttempts; attempt++ {
+				var c *client.RPCClient
+				if c, err = client.NewRPCClient(a.rpc); err == nil {
+					_, err = c.Join([]string{agents[0].bind}, false)
+					_ = c.Close()
+					if err == nil {
+						return
+					}
+				}
+				time.Sleep(time.Second) // a retry_join-like pause before the next attempt
 			}
+			t.Errorf("join %s: %v", a.name, err)
 		}(a)
 	}
-	fig.join = waitAll(t, agents, start, func(ms []client.Member) bool {
+	fig.join = waitAll(t, sampleAgents(agents, maxWatched), start, func(ms []client.Member) bool {
 		return countStatus(ms, "alive") == n
 	})
 	wg.Wait()
@@ -362,6 +383,28 @@ func membersThroughput(t *testing.T, addr string, conns int, window time.Duratio
 	wg.Wait()
 	return float64(total.Load()) / window.Seconds()
 }
+
+// maxWatched bounds the agents whose view the join figure waits on: past
+// it, a sample spread over the start order (the first and the last
+// included) stands for the cluster, so that polling hundreds of agents
+// for hundreds of members each does not take the CPU the joins need.
+const maxWatched = 64
+
+// sampleAgents picks at most k agents spread evenly over agents, the
+// first and the last included.
+func sampleAgents(agents []*clusterAgent, k int) []*clusterAgent {
+	if len(agents) <= k {
+		return agents
+	}
+	out := make([]*clusterAgent, 0, k)
+	for i := 0; i < k; i++ {
+		out = append(out, agents[i*(len(agents)-1)/(k-1)])
+	}
+	return out
+}
+
+// joinAttempts bounds the tries of one agent's join.
+const joinAttempts = 10
 
 // maxJoining bounds the joins in flight at once.
 const maxJoining = 64
