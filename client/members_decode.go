@@ -404,73 +404,21 @@ func (r *mpReader) skip(depth int) error {
 	if err != nil {
 		return err
 	}
-	var n uint64
-	switch {
-	case c <= 0x7f, c >= 0xe0, c == 0xc0, c == 0xc2, c == 0xc3:
-		return nil
-	case c >= 0xa0 && c <= 0xbf:
-		_, err = r.bytes(uint64(c & 0x1f))
-		return err
-	case c >= 0x80 && c <= 0x8f:
-		return r.skipN(2*uint64(c&0x0f), depth)
-	case c >= 0x90 && c <= 0x9f:
-		return r.skipN(uint64(c&0x0f), depth)
-	}
-	switch c {
-	case 0xcc, 0xd0:
-		_, err = r.bytes(1)
-	case 0xcd, 0xd1:
-		_, err = r.bytes(2)
-	case 0xce, 0xd2, 0xca:
-		_, err = r.bytes(4)
-	case 0xcf, 0xd3, 0xcb:
-		_, err = r.bytes(8)
-	case 0xc4, 0xd9:
-		if n, err = r.be(1); err == nil {
-			_, err = r.bytes(n)
-		}
-	case 0xc5, 0xda:
-		if n, err = r.be(2); err == nil {
-			_, err = r.bytes(n)
-		}
-	case 0xc6, 0xdb:
-		if n, err = r.be(4); err == nil {
-			_, err = r.bytes(n)
-		}
-	case 0xd4, 0xd5, 0xd6, 0xd7, 0xd8:
-		_, err = r.bytes(1 + 1<<(c-0xd4))
-	case 0xc7:
-		if n, err = r.be(1); err == nil {
-			_, err = r.bytes(n + 1)
-		}
-	case 0xc8:
-		if n, err = r.be(2); err == nil {
-			_, err = r.bytes(n + 1)
-		}
-	case 0xc9:
-		if n, err = r.be(4); err == nil {
-			_, err = r.bytes(n + 1)
-		}
-	case 0xdc:
-		if n, err = r.be(2); err == nil {
-			err = r.skipN(n, depth)
-		}
-	case 0xdd:
-		if n, err = r.be(4); err == nil {
-			err = r.skipN(n, depth)
-		}
-	case 0xde:
-		if n, err = r.be(2); err == nil {
-			err = r.skipN(2*n, depth)
-		}
-	case 0xdf:
-		if n, err = r.be(4); err == nil {
-			err = r.skipN(2*n, depth)
-		}
-	default:
+	shape, ok := mpDescribe(c)
+	if !ok {
 		return errNotFast
 	}
-	return err
+	var n uint64
+	if shape.lenBytes > 0 {
+		if n, err = r.be(shape.lenBytes); err != nil {
+			return err
+		}
+	}
+	payload, children := shape.sized(n)
+	if _, err := r.bytes(payload); err != nil {
+		return err
+	}
+	return r.skipN(children, depth)
 }
 
 func (r *mpReader) skipN(n uint64, depth int) error {

@@ -81,72 +81,21 @@ func (w *rawWalker) value(depth int) error {
 	if err != nil {
 		return err
 	}
-	switch {
-	case c <= 0x7f, c >= 0xe0, c == 0xc0, c == 0xc2, c == 0xc3:
-		return nil
-	case c >= 0xa0 && c <= 0xbf:
-		return w.copyN(uint64(c & 0x1f))
-	case c >= 0x80 && c <= 0x8f:
-		return w.values(2*uint64(c&0x0f), depth)
-	case c >= 0x90 && c <= 0x9f:
-		return w.values(uint64(c&0x0f), depth)
-	}
-	var n uint64
-	switch c {
-	case 0xcc, 0xd0:
-		return w.copyN(1)
-	case 0xcd, 0xd1:
-		return w.copyN(2)
-	case 0xce, 0xd2, 0xca:
-		return w.copyN(4)
-	case 0xcf, 0xd3, 0xcb:
-		return w.copyN(8)
-	case 0xd4, 0xd5, 0xd6, 0xd7, 0xd8:
-		return w.copyN(1 + 1<<(c-0xd4))
-	case 0xc4, 0xd9:
-		if n, err = w.length(1); err == nil {
-			err = w.copyN(n)
-		}
-	case 0xc5, 0xda:
-		if n, err = w.length(2); err == nil {
-			err = w.copyN(n)
-		}
-	case 0xc6, 0xdb:
-		if n, err = w.length(4); err == nil {
-			err = w.copyN(n)
-		}
-	case 0xc7:
-		if n, err = w.length(1); err == nil {
-			err = w.copyN(n + 1)
-		}
-	case 0xc8:
-		if n, err = w.length(2); err == nil {
-			err = w.copyN(n + 1)
-		}
-	case 0xc9:
-		if n, err = w.length(4); err == nil {
-			err = w.copyN(n + 1)
-		}
-	case 0xdc:
-		if n, err = w.length(2); err == nil {
-			err = w.values(n, depth)
-		}
-	case 0xdd:
-		if n, err = w.length(4); err == nil {
-			err = w.values(n, depth)
-		}
-	case 0xde:
-		if n, err = w.length(2); err == nil {
-			err = w.values(2*n, depth)
-		}
-	case 0xdf:
-		if n, err = w.length(4); err == nil {
-			err = w.values(2*n, depth)
-		}
-	default:
+	shape, ok := mpDescribe(c)
+	if !ok {
 		return fmt.Errorf("invalid msgpack descriptor 0x%02x", c)
 	}
-	return err
+	var n uint64
+	if shape.lenBytes > 0 {
+		if n, err = w.length(shape.lenBytes); err != nil {
+			return err
+		}
+	}
+	payload, children := shape.sized(n)
+	if err := w.copyN(payload); err != nil {
+		return err
+	}
+	return w.values(children, depth)
 }
 
 func (w *rawWalker) values(n uint64, depth int) error {

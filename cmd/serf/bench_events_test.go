@@ -59,17 +59,7 @@ func TestEventAndQuerySpeed(t *testing.T) {
 			sizes = append(sizes, n)
 		}
 	}
-	wd, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	// The binary as shipped: no race detector.
-	bin := filepath.Join(t.TempDir(), "serf")
-	build := exec.Command("go", "build", "-o", bin, "./cmd/serf")
-	build.Dir = filepath.Join(wd, "..", "..")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := buildShippedBinary(t)
 
 	var rows []string
 	for _, n := range sizes {
