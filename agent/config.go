@@ -51,6 +51,15 @@ const (
 	// running `serf members` in loops or a few monitors need, far below
 	// the descriptors an agent has.
 	DefaultRPCMaxConns = 512
+	// DefaultMaxProcs is how many CPUs run the agent's Go code when
+	// max_procs is not set. An agent's work (a few packets per second,
+	// a burst per event, small RPC replies) is too small to spread over
+	// CPUs: with one, the Go scheduler stops handing goroutines between
+	// threads and waking idle ones to look for work, which on a
+	// two-CPU machine running 64 agents took about a quarter off the CPU
+	// an event costs the whole machine. Handler scripts are processes of
+	// their own and use every CPU regardless.
+	DefaultMaxProcs = 1
 
 	// MinRetryInterval and MinBroadcastTimeout are the floors below which
 	// the agent warns and raises the value, as Serf does.
@@ -198,6 +207,12 @@ type Config struct {
 	// answered "too many RPC connections" and closed. The HTTP listener
 	// gets a bound of the same size of its own. Not in Serf 0.10.
 	RPCMaxConns int `config:"rpc_max_conns"`
+	// MaxProcs is how many CPUs may run the agent's own Go code at once
+	// (Go's GOMAXPROCS), read at start: 0 in a layer leaves the value
+	// below it, -1 leaves the choice to Go (one per CPU, or the GOMAXPROCS
+	// environment variable). Unset, it is DefaultMaxProcs unless
+	// GOMAXPROCS is set in the environment. Not in Serf 0.10.
+	MaxProcs int `config:"max_procs"`
 	// ValidateNodeNames is accepted but never merged nor applied.
 	ValidateNodeNames bool `config:"validate_node_names"`
 	// MsgpackUseNewTimeFormat is accepted but never merged nor applied.

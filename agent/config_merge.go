@@ -131,6 +131,7 @@ func MergeConfig(a, b *Config) *Config {
 	mergeInt(&result.HandlerQueueLimit, b.HandlerQueueLimit)
 	mergeDuration(&result.HandlerTimeout, b.HandlerTimeout)
 	mergeInt(&result.RPCMaxConns, b.RPCMaxConns)
+	mergeInt(&result.MaxProcs, b.MaxProcs)
 	mergeDuration(&result.RPCHandshakeTimeout, b.RPCHandshakeTimeout)
 
 	mergeDuration(&result.ReconnectInterval, b.ReconnectInterval)

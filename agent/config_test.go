@@ -113,6 +113,7 @@ const fullJSON = `{
   "handler_timeout": "45s",
   "rpc_handshake_timeout": "3s",
   "rpc_max_conns": 64,
+  "max_procs": 2,
   "coalesce_period": "4s",
   "quiescent_period": "2s",
   "user_coalesce_period": "5s",
@@ -183,6 +184,7 @@ var fullConfig = Config{
 	ValidateNodeNames:       true,
 	MsgpackUseNewTimeFormat: true,
 	DisablePush:             true,
+	MaxProcs:                2,
 }
 
 func TestDecodeConfigEveryKey(t *testing.T) {
@@ -835,20 +837,48 @@ func TestRPCLimitSettings(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			path := writeFile(t, t.TempDir(), "c.json", tc.json)
-			c, _, err := build(t, append([]string{"-config-file=" + path}, tc.flags...)...)
-			if tc.wantErr != "" {
-				if err == nil || err.Error() != tc.wantErr {
-					t.Fatalf("err = %v, want %q", err, tc.wantErr)
-				}
+			c := buildFile(t, tc.json, tc.wantErr, tc.flags...)
+			if c == nil {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			if c.RPCHandshakeTimeout != tc.wantTimeout || c.RPCMaxConns != tc.wantConns {
 				t.Errorf("rpc_handshake_timeout = %v, rpc_max_conns = %d; want %v, %d",
 					c.RPCHandshakeTimeout, c.RPCMaxConns, tc.wantTimeout, tc.wantConns)
+			}
+		})
+	}
+}
+
+// TestMaxProcs: max_procs comes from files and flags (flags win); unset it
+// is one CPU unless the environment sets GOMAXPROCS, -1 leaves Go's own
+// choice, and values below -1 stop the start.
+func TestMaxProcs(t *testing.T) {
+	cases := []struct {
+		name    string
+		json    string
+		flags   []string
+		env     string
+		want    int
+		wantErr string
+	}{
+		{name: "default", json: `{}`, want: DefaultMaxProcs},
+		{name: "environment decides when unset", json: `{}`, env: "4", want: 0},
+		{name: "file", json: `{"max_procs": 3}`, want: 3},
+		{name: "file over environment", json: `{"max_procs": 3}`, env: "4", want: 3},
+		{name: "flag over file", json: `{"max_procs": 3}`, flags: []string{"-max-procs=2"}, want: 2},
+		{name: "Go chooses", json: `{"max_procs": -1}`, want: 0},
+		{name: "zero keeps the default", json: `{"max_procs": 0}`, want: DefaultMaxProcs},
+		{name: "below -1", json: `{}`, flags: []string{"-max-procs=-2"},
+			wantErr: "Invalid max_procs: -2 (must be at least 1, or -1 to let Go choose)"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c := buildFile(t, tc.json, tc.wantErr, tc.flags...)
+			if c == nil {
+				return
+			}
+			if got := c.GoMaxProcs(tc.env); got != tc.want {
+				t.Errorf("GoMaxProcs(%q) = %d, want %d", tc.env, got, tc.want)
 			}
 		})
 	}

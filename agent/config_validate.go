@@ -33,12 +33,28 @@ func (c *Config) checkDurations() error {
 }
 
 // checkLimits refuses a negative rpc_max_conns (0 in a layer leaves the
-// value below it, as for every number).
+// value below it, as for every number) and a max_procs below -1.
 func (c *Config) checkLimits() error {
 	if c.RPCMaxConns < 0 {
 		return fmt.Errorf("Invalid rpc_max_conns: %d (must be greater than zero)", c.RPCMaxConns)
 	}
+	if c.MaxProcs < -1 {
+		return fmt.Errorf("Invalid max_procs: %d (must be at least 1, or -1 to let Go choose)", c.MaxProcs)
+	}
 	return nil
+}
+
+// GoMaxProcs is the GOMAXPROCS the agent sets at start, given the
+// environment's GOMAXPROCS variable (env): 0 means leave Go's own
+// choice in place.
+func (c *Config) GoMaxProcs(env string) int {
+	switch {
+	case c.MaxProcs > 0:
+		return c.MaxProcs
+	case c.MaxProcs < 0 || env != "":
+		return 0
+	}
+	return DefaultMaxProcs
 }
 
 // ValidProfile reports whether p is a known timing profile (case-sensitive).

@@ -6,6 +6,8 @@ import (
 	"io"
 	"log"
 	"net"
+	"os"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -105,6 +107,11 @@ func (d *Daemon) start() (code int, ok bool) {
 		d.ui.Error(err.Error())
 		return 1, false
 	}
+
+	if n := conf.GoMaxProcs(os.Getenv("GOMAXPROCS")); n > 0 {
+		runtime.GOMAXPROCS(n)
+	}
+	d.logger.Printf("[DEBUG] agent: GOMAXPROCS is %d", runtime.GOMAXPROCS(0))
 
 	t, err := setupTelemetry(conf, d.logger)
 	if err != nil {

@@ -103,6 +103,7 @@ func parseFlags(args []string, errOut io.Writer, visit func(*flag.Flag)) (*Confi
 	applyHeal := healFlags(fs, &cmd)
 	fs.StringVar(&handshakeTimeout, "rpc-handshake-timeout", "", "time a new RPC connection has to handshake")
 	fs.IntVar(&cmd.RPCMaxConns, "rpc-max-conns", 0, "most RPC connections open at once")
+	fs.IntVar(&cmd.MaxProcs, "max-procs", 0, "CPUs that may run the agent's Go code at once")
 
 	if visit != nil {
 		fs.VisitAll(visit)
@@ -349,6 +350,10 @@ Options:
                             past it is told "too many RPC connections" and
                             closed. The HTTP API gets its own limit of the
                             same size; connections past it wait.
+  -max-procs=1              CPUs that may run the agent's own Go code at once;
+                            -1 lets Go choose (one per CPU). Unset, it is 1
+                            unless GOMAXPROCS is set in the environment.
+                            Handler scripts are not limited by it.
   -http-addr=<addr>         Serve the HTTP JSON API, the live cluster page and
                             /metrics on this host:port (127.0.0.1:8080, say);
                             off when empty. With rpc_auth set, every request

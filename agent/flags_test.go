@@ -199,6 +199,25 @@ func build(t *testing.T, args ...string) (*Config, []string, error) {
 	return buildConfig(args, nil, fixedHostname, fakeInterfaces)
 }
 
+// buildFile builds the configuration of one JSON file plus flags. With
+// wantErr set it checks the build fails with exactly that message and
+// returns nil; otherwise the build must succeed.
+func buildFile(t *testing.T, json, wantErr string, flags ...string) *Config {
+	t.Helper()
+	path := writeFile(t, t.TempDir(), "c.json", json)
+	c, _, err := build(t, append([]string{"-config-file=" + path}, flags...)...)
+	if wantErr != "" {
+		if err == nil || err.Error() != wantErr {
+			t.Fatalf("err = %v, want %q", err, wantErr)
+		}
+		return nil
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
 func TestBuildConfigDefaults(t *testing.T) {
 	c, warnings, err := build(t)
 	if err != nil {
@@ -475,16 +494,9 @@ func TestBuildConfigRefusesBadDurations(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			path := writeFile(t, t.TempDir(), "c.json", tc.json)
-			c, _, err := build(t, "-config-file="+path)
-			if tc.wantErr != "" {
-				if err == nil || err.Error() != tc.wantErr {
-					t.Fatalf("err = %v, want %q", err, tc.wantErr)
-				}
+			c := buildFile(t, tc.json, tc.wantErr)
+			if c == nil {
 				return
-			}
-			if err != nil {
-				t.Fatal(err)
 			}
 			if err := tc.check(c); err != nil {
 				t.Error(err)

@@ -292,23 +292,32 @@ func measureCluster(t *testing.T, bin string, n int, push bool) speedResult {
 		if out, code := cli(origin, 20*time.Second, "event", "-coalesce=false", "bench", payload); code != 0 {
 			t.Fatalf("event: %d %s", code, out)
 		}
-		var last time.Time
-		testutil.WaitFor(t, 60*time.Second, func() error {
+		var first, last time.Time
+		deadline := time.Now().Add(60 * time.Second)
+		testutil.WaitFor(t, 61*time.Second, func() error {
 			seen, err := stamps.of(payload)
 			if err != nil {
 				t.Fatal(err)
 			}
 			if len(seen) < n {
+				if time.Now().After(deadline) {
+					reportMissing(t, procs, seen, payload)
+				}
 				return fmt.Errorf("%d of %d handlers ran for %s", len(seen), n, payload)
 			}
-			last = time.Time{}
+			first, last = time.Time{}, time.Time{}
 			for _, at := range seen {
 				if at.After(last) {
 					last = at
 				}
+				if first.IsZero() || at.Before(first) {
+					first = at
+				}
 			}
 			return nil
 		})
+		t.Logf("N=%d push=%v %s: first handler after %v, last after %v", n, push, payload,
+			first.Sub(start).Round(time.Millisecond), last.Sub(start).Round(time.Millisecond))
 		res.events = append(res.events, last.Sub(start))
 		if wait := benchSettle - time.Since(start); wait > 0 {
 			time.Sleep(wait)
@@ -351,6 +360,24 @@ func measureCluster(t *testing.T, bin string, n int, push bool) speedResult {
 	}
 	procs = nil
 	return res
+}
+
+// reportMissing fails the test naming the members whose handler did not
+// run for payload, with the end of each one's log.
+func reportMissing(t *testing.T, procs []*testutil.Process, seen map[string]time.Time, payload string) {
+	t.Helper()
+	for i, p := range procs {
+		name := fmt.Sprintf("b%02d", i)
+		if _, ok := seen[name]; ok {
+			continue
+		}
+		log := p.Stdout() + p.Stderr()
+		if len(log) > 4000 {
+			log = log[len(log)-4000:]
+		}
+		t.Logf("%s ran no handler for %s; the end of its log:\n%s", name, payload, log)
+	}
+	t.Fatalf("%d of %d handlers ran for %s", len(seen), len(procs), payload)
 }
 
 // handlerStamps reads "member payload" lines that handlers write to a
