@@ -39,19 +39,21 @@ func TestPushBudget(t *testing.T) {
 }
 
 // TestPushDeliversWithoutGossip turns gossip off, so whatever arrives was
-// pushed: an originator that pushes reaches members that do not push
-// themselves, and with no pusher nothing leaves the originator.
+// pushed: along the push tree every member is reached; an originator that
+// pushes reaches members that do not push on (as Serf 0.10 members do
+// not), but only those; and with no pusher nothing leaves the originator.
 func TestPushDeliversWithoutGossip(t *testing.T) {
-	const n = 5
+	const n = 12
 	cases := []struct {
 		name         string
 		originFanout int
 		otherFanout  int
-		wantAll      bool
+		want         string // "all", "some" or "none"
 	}{
-		{"every member pushes", n - 1, n - 1, true},
-		{"only the originator pushes", n - 1, 0, true},
-		{"nobody pushes", 0, 0, false},
+		{"every member pushes", DefaultPushFanout, DefaultPushFanout, "all"},
+		{"a chain", 1, 1, "all"},
+		{"only the originator pushes", DefaultPushFanout, 0, "some"},
+		{"nobody pushes", 0, 0, "none"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -73,7 +75,8 @@ func TestPushDeliversWithoutGossip(t *testing.T) {
 			for r := range resp.ResponseCh() {
 				got[r.From] = true
 			}
-			if !tc.wantAll {
+			switch tc.want {
+			case "none":
 				// The query ran to its timeout: by then an event that
 				// could travel would long have.
 				for _, fn := range nodes[1:] {
@@ -83,6 +86,13 @@ func TestPushDeliversWithoutGossip(t *testing.T) {
 				}
 				if len(got) != 1 || !got[origin.name()] {
 					t.Errorf("responses from %v, want only the originator's", got)
+				}
+				return
+			case "some":
+				// The root, the originator's children and one random
+				// member at most; the originator's own answer besides.
+				if len(got) < 2 || len(got) > DefaultPushFanout+3 {
+					t.Errorf("responses from %d members (%v), want 2 to %d", len(got), got, DefaultPushFanout+3)
 				}
 				return
 			}

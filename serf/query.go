@@ -248,7 +248,7 @@ func (s *Serf) Query(name string, payload []byte, params *QueryParam) (*QueryRes
 	// Handle it ourselves first: we filter, ack and answer like any node.
 	s.handleQuery(&q)
 	s.queueBounded(s.queryBroadcasts, &broadcast{msg: raw})
-	s.push(raw, "") // push.go
+	s.push(raw, "", true) // push.go
 	return resp, nil
 }
 

@@ -123,6 +123,8 @@ type Serf struct {
 	queryResponse map[LamportTime]*QueryResponse
 
 	pushes pushBudget // rate limit of push.go
+	// pushRingCache is the member order pushes follow (push_tree.go).
+	pushRingCache pushRingCache
 
 	tagsLock sync.RWMutex
 	tags     map[string]string

@@ -34,7 +34,7 @@ func (s *Serf) UserEvent(name string, payload []byte, coalesce bool) error {
 	// Deliver to ourselves as if it came from the network, then gossip.
 	s.handleUserEvent(&msg)
 	s.queueBounded(s.eventBroadcasts, &broadcast{msg: raw})
-	s.push(raw, "") // push.go
+	s.push(raw, "", true) // push.go
 	return nil
 }
 

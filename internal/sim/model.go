@@ -2,6 +2,7 @@ package sim
 
 import (
 	"math/rand/v2"
+	"slices"
 	"time"
 	"unsafe"
 
@@ -193,7 +194,7 @@ func (m *model) newMsg(kind msgKind, size int, origin int32) int32 {
 	m.msgs = append(m.msgs, msg)
 	m.byPtr[unsafe.SliceData(raw)] = id
 	m.learn(origin, id)
-	m.originate(origin, id)
+	m.originate(origin, id, true)
 	return id
 }
 
@@ -219,15 +220,15 @@ func (m *model) admit(i, id int32, regossip bool) {
 	if !m.learn(i, id) || !regossip {
 		return
 	}
-	m.originate(i, id)
+	m.originate(i, id, false)
 }
 
 // originate queues a message on member i and pushes it if it is a user
-// event.
-func (m *model) originate(i, id int32) {
+// event; origin is set on the member that created it.
+func (m *model) originate(i, id int32, origin bool) {
 	m.enqueue(i, id)
 	if m.msgs[id].kind == kindEvent {
-		m.push(i, id)
+		m.push(i, id, origin)
 	}
 }
 
@@ -390,17 +391,44 @@ func (m *model) probe(i int32) {
 	m.q.schedule(simEvent{at: m.now + m.conf.ProbeInterval, kind: evProbe, a: i})
 }
 
-// push sends a new user event at once to PushFanout random members, if
-// pushing is on and the token bucket (PushRate a second, a second's worth
-// of burst) allows, as Serf's push does.
-func (m *model) push(i, id int32) {
+// push sends a new user event at once along its push tree, as Serf's
+// push does (serf/push_tree.go): to member i's children in the
+// PushFanout-ary tree over all members rooted at a position drawn from
+// the message, to the root too from the originator, and to one random
+// member; if pushing is on and the token bucket (PushRate a second, a
+// second's worth of burst) allows. Every member sees the same ring here
+// (the members in index order), as the members of a settled cluster do.
+func (m *model) push(i, id int32, origin bool) {
 	if !m.conf.Push || m.conf.PushFanout <= 0 || !m.takeToken(&m.members[i]) {
 		return
 	}
-	var targets [8]int32
-	for _, t := range m.peers(i, min(m.conf.PushFanout, len(targets)), targets[:0]) {
-		m.send(i, t, []int32{id}, userMsgOverhead+len(m.msgs[id].raw))
+	n, k := int64(m.conf.Size), int64(m.conf.PushFanout)
+	if n < 2 {
+		return
 	}
+	size := userMsgOverhead + len(m.msgs[id].raw)
+	root := int64(uint64(id)*0x9E3779B97F4A7C15>>11) % n
+	rel := (int64(i) - root + n) % n
+	var sent [10]int32
+	picked := sent[:0]
+	send := func(t int32) {
+		if t == i || slices.Contains(picked, t) {
+			return
+		}
+		if len(picked) < cap(picked) {
+			picked = append(picked, t)
+		}
+		m.send(i, t, []int32{id}, size)
+	}
+	if origin {
+		send(int32(root))
+	}
+	if rel <= (n-1)/k {
+		for j := int64(1); j <= k && k*rel+j < n; j++ {
+			send(int32((root + k*rel + j) % n))
+		}
+	}
+	send(m.peer(i, -1))
 }
 
 func (m *model) takeToken(mem *modelMember) bool {
