@@ -199,3 +199,46 @@ func TestPushFallsBackToGossip(t *testing.T) {
 		t.Errorf("a message bigger than a packet was pushed (%d -> %d)", sent, got)
 	}
 }
+
+// TestPushMixedCluster: half the members do not push (as Serf 0.10
+// members do not), so branches of the push tree stop at them; gossip
+// carries the event the rest of the way, and every member delivers each
+// event exactly once, whether a pusher or not sent it.
+func TestPushMixedCluster(t *testing.T) {
+	const n = 10
+	nodes := fastCluster(t, n, fastOptions{tweak: func(i int, c *Config) {
+		if i%2 == 1 {
+			c.PushFanout = 0
+		}
+	}})
+	keys := []string{"mixed/from-pusher", "mixed/from-gossiper"}
+	if err := nodes[0].s.UserEvent("mixed", []byte("from-pusher"), false); err != nil {
+		t.Fatal(err)
+	}
+	if err := nodes[1].s.UserEvent("mixed", []byte("from-gossiper"), false); err != nil {
+		t.Fatal(err)
+	}
+	testutil.WaitFor(t, 20*time.Second, func() error {
+		for _, fn := range nodes {
+			for _, k := range keys {
+				if fn.seen(k) == 0 {
+					return fmt.Errorf("%s has not delivered %s", fn.name(), k)
+				}
+			}
+			if q := fn.s.eventBroadcasts.NumQueued(); q > 0 {
+				return fmt.Errorf("%s still has %d events to gossip", fn.name(), q)
+			}
+		}
+		return nil
+	})
+	for _, fn := range nodes {
+		for _, k := range keys {
+			if c := fn.seen(k); c != 1 {
+				t.Errorf("%s delivered %s %d times, want once", fn.name(), k, c)
+			}
+		}
+	}
+	if nodes[1].counter("serf.push.sent") != 0 {
+		t.Error("a member with pushes off pushed")
+	}
+}
