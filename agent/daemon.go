@@ -52,9 +52,10 @@ type Daemon struct {
 	// ready is set with READY=1; the HTTP health check reads it.
 	ready atomic.Bool
 
-	// stopWatchdog ends the systemd watchdog pinger, counted in wg.
-	stopWatchdog chan struct{}
-	wg           sync.WaitGroup
+	// stopBackground ends the systemd watchdog pinger and the start-up page
+	// release (memory.go), both counted in wg.
+	stopBackground chan struct{}
+	wg             sync.WaitGroup
 	// stragglers counts goroutines that run a step the shutdown stops
 	// waiting for at its deadline: a leave, the handler runner's stop.
 	stragglers sync.WaitGroup
@@ -66,12 +67,12 @@ type Daemon struct {
 // is called on SIGHUP.
 func NewDaemon(conf *Config, ui cli.Ui, reload ReloadFunc) *Daemon {
 	return &Daemon{
-		conf:         conf,
-		ui:           ui,
-		reload:       reload,
-		logger:       log.New(io.Discard, "", 0),
-		notifier:     NewNotifier(),
-		stopWatchdog: make(chan struct{}),
+		conf:           conf,
+		ui:             ui,
+		reload:         reload,
+		logger:         log.New(io.Discard, "", 0),
+		notifier:       NewNotifier(),
+		stopBackground: make(chan struct{}),
 	}
 }
 
@@ -112,6 +113,7 @@ func (d *Daemon) start() (code int, ok bool) {
 		runtime.GOMAXPROCS(n)
 	}
 	d.logger.Printf("[DEBUG] agent: GOMAXPROCS is %d", runtime.GOMAXPROCS(0))
+	tuneGC(gcEnv()) // memory.go
 
 	t, err := setupTelemetry(conf, d.logger)
 	if err != nil {
@@ -205,6 +207,7 @@ func (d *Daemon) start() (code int, ok bool) {
 		d.notifyReady()
 	}
 	d.startWatchdog()
+	d.startPageRelease()
 	return 0, true
 }
 
@@ -315,6 +318,6 @@ func (d *Daemon) startWatchdog() {
 	d.wg.Add(1)
 	go func() {
 		defer d.wg.Done()
-		d.notifier.RunWatchdog(interval, d.stopWatchdog)
+		d.notifier.RunWatchdog(interval, d.stopBackground)
 	}()
 }

@@ -38,8 +38,8 @@ func (d *Daemon) shutdown(ctx context.Context) {
 			d.logger.Printf("[ERR] agent: shutdown failed: %v", err)
 		}
 	}
-	// 5. systemd watchdog and telemetry.
-	close(d.stopWatchdog)
+	// 5. systemd watchdog, page release and telemetry.
+	close(d.stopBackground)
 	d.wg.Wait()
 	d.telemetry.Stop()
 	// 6. What was left running at a deadline (a leave, the handler stop),
