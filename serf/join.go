@@ -1,6 +1,13 @@
 package serf
 
-import "sync"
+import (
+	"errors"
+	"math/rand/v2"
+	"net"
+	"strconv"
+	"sync"
+	"time"
+)
 
 // abandonableJoins runs memberlist joins that Serf's own loops start (the
 // reconnects to failed members and the rejoin from the snapshot) so that
@@ -42,3 +49,68 @@ func (s *Serf) joinUnlessShutdown(addrs []string) (int, error) {
 
 // wait blocks until every join started has returned.
 func (j *abandonableJoins) wait() { j.wg.Wait() }
+
+// joinSyncDelay is how long after a successful Join the node exchanges
+// state once more with a random member (syncAfterJoin).
+const joinSyncDelay = 3 * time.Second
+
+// syncAfterJoin makes one more push-pull, joinSyncDelay after a Join, with
+// a random alive member other than this node.
+//
+// Why: a Join learns the cluster from the members it contacted, as they
+// are at that moment; members that join at about the same time learn of
+// each other only through gossip. memberlist sends each alive message
+// about 4·log10(N) times from each node, which now and then leaves one
+// member unaware of another: when 64 agents start at once, about one of
+// their 4,000 member pairs, in measurement about every other start. The
+// periodic push-pull repairs it, but at 64 members only after a minute.
+// One exchange shortly after the join brings in whoever joined meanwhile.
+// It is a plain memberlist join, as any Serf 0.10 node sends. At most one
+// is pending at a time, and Shutdown ends the wait.
+func (s *Serf) syncAfterJoin() {
+	if !s.joinSyncPending.CompareAndSwap(false, true) {
+		return
+	}
+	started := s.goFunc(func() {
+		defer s.joinSyncPending.Store(false)
+		t := time.NewTimer(joinSyncDelay)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-s.shutdownCh:
+			return
+		}
+		addr, ok := s.randomPeerAddr()
+		if !ok {
+			return
+		}
+		if _, err := s.joinUnlessShutdown([]string{addr}); err != nil && !errors.Is(err, errShutdown) {
+			s.logger.Printf("[DEBUG] serf: state exchange after join with %s failed: %v", addr, err)
+		}
+	})
+	if !started {
+		s.joinSyncPending.Store(false)
+	}
+}
+
+// randomPeerAddr returns the "name/ip:port" join address of a random alive
+// member other than this node.
+func (s *Serf) randomPeerAddr() (string, bool) {
+	s.memberLock.RLock()
+	defer s.memberLock.RUnlock()
+	var pick *memberState
+	seen := 0
+	for name, m := range s.members {
+		if m.Status != StatusAlive || name == s.config.NodeName {
+			continue
+		}
+		seen++
+		if rand.IntN(seen) == 0 {
+			pick = m
+		}
+	}
+	if pick == nil {
+		return "", false
+	}
+	return pick.Name + "/" + net.JoinHostPort(pick.Addr.String(), strconv.Itoa(int(pick.Port))), true
+}

@@ -1,12 +1,13 @@
 package serf
 
 import (
-	"github.com/serfclone/serf/testutil"
-
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/serfclone/serf/testutil"
 )
 
 // shutdownWithin fails the test if Shutdown takes longer than limit.
@@ -65,4 +66,29 @@ func TestShutdownDuringSnapshotRejoin(t *testing.T) {
 
 	hole.WaitAccepted(t, 20*time.Second)
 	shutdownWithin(t, s, 5*time.Second)
+}
+
+// TestJoinSyncsStateAfterward: with gossip and the periodic push-pull off,
+// a member learns of one that joined after it only through the state
+// exchange its own Join schedules (syncAfterJoin).
+func TestJoinSyncsStateAfterward(t *testing.T) {
+	nodes := fastCluster(t, 3, fastOptions{noGossip: true, noJoin: true})
+	a, b, c := nodes[0], nodes[1], nodes[2]
+	if _, err := b.s.Join([]string{a.addr()}, false); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.s.Join([]string{a.addr()}, false); err != nil {
+		t.Fatal(err)
+	}
+	// Nothing carries c to b yet: a learned of c after b's join, and
+	// nothing gossips.
+	if got := b.alive(); got != 2 {
+		t.Fatalf("%s sees %d alive right after the joins, want 2", b.name(), got)
+	}
+	testutil.WaitFor(t, 3*joinSyncDelay, func() error {
+		if got := b.alive(); got != 3 {
+			return fmt.Errorf("%s sees %d alive, want 3", b.name(), got)
+		}
+		return nil
+	})
 }

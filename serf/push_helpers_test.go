@@ -35,6 +35,7 @@ type fastNode struct {
 // fastOptions tune a cluster of fastNodes.
 type fastOptions struct {
 	noGossip bool                // no gossip rounds and no periodic push-pull
+	noJoin   bool                // members start alone; the test joins them
 	tweak    func(int, *Config)  // per node, before Create
 	reply    func(*Query) []byte // answer to queries; default "ok from <name>"
 	silent   func(i int) bool    // nodes that never answer queries
@@ -119,6 +120,9 @@ func fastCluster(t *testing.T, n int, opts fastOptions) []*fastNode {
 		readers.Wait()
 	})
 
+	if opts.noJoin {
+		return nodes
+	}
 	var addrs []string
 	for _, fn := range nodes {
 		addrs = append(addrs, fn.addr())

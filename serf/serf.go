@@ -140,7 +140,10 @@ type Serf struct {
 	wg         sync.WaitGroup // every goroutine Serf starts but the joins
 	joins      abandonableJoins
 	goLock     sync.Mutex // guards goClosed against wg.Add
-	goClosed   bool
+	// joinSyncPending is set while a state exchange after a join waits
+	// (join.go).
+	joinSyncPending atomic.Bool
+	goClosed        bool
 
 	snapshotter *Snapshotter
 	// previousNodes are the members the snapshot recorded as alive, taken
@@ -489,6 +492,7 @@ func (s *Serf) Join(existing []string, ignoreOld bool) (int, error) {
 		if berr := s.broadcastJoin(s.clock.Time()); berr != nil {
 			return num, berr
 		}
+		s.syncAfterJoin() // join.go
 	}
 	return num, err
 }

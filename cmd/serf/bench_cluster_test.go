@@ -305,7 +305,8 @@ func waitAll(t *testing.T, agents []*clusterAgent, start time.Time, done func([]
 				if !done(ms) && !logged && time.Since(start) > slowWait {
 					// A slow round is worth a look at what the laggard sees.
 					logged = true
-					t.Logf("%s after %v: %d members, by status %v", a.name, slowWait, len(ms), statusCounts(ms))
+					t.Logf("%s after %v: %d members, by status %v; its warnings:\n%s", a.name, slowWait, len(ms),
+						statusCounts(ms), warnings(a.proc.Stdout(), 20))
 				}
 				if !done(ms) {
 					return fmt.Errorf("%s: not yet (%d members, %d alive)", a.name, len(ms), countStatus(ms, "alive"))
@@ -411,6 +412,20 @@ const maxJoining = 64
 
 // slowWait is when a lagging agent's view is logged.
 const slowWait = 10 * time.Second
+
+// warnings returns the last n WARN and ERR lines of an agent's log.
+func warnings(log string, n int) string {
+	var out []string
+	for _, line := range strings.Split(log, "\n") {
+		if strings.Contains(line, "[WARN]") || strings.Contains(line, "[ERR]") {
+			out = append(out, line)
+		}
+	}
+	if len(out) > n {
+		out = out[len(out)-n:]
+	}
+	return strings.Join(out, "\n")
+}
 
 func statusCounts(ms []client.Member) map[string]int {
 	out := make(map[string]int)
