@@ -25,7 +25,8 @@ import (
 //
 // SERF_BENCH_BIN measures a prebuilt binary instead of building this tree
 // (how the figures of an older build are taken). SERF_BENCH_SKIP lists
-// figures to leave out (rpc, event, fail), for the large clusters.
+// figures to leave out (rpc, event, fail), for the large clusters, and
+// SERF_BENCH_PROFILE picks another timing profile than lan.
 const (
 	// clusterIdleRSS is how long the converged cluster idles before its
 	// memory is read.
@@ -41,6 +42,14 @@ const (
 	// clockTicks is the kernel's USER_HZ, the unit of /proc/PID/stat times.
 	clockTicks = 100
 )
+
+// benchProfile is the agents' timing profile: SERF_BENCH_PROFILE, or lan.
+func benchProfile() string {
+	if p := os.Getenv("SERF_BENCH_PROFILE"); p != "" {
+		return p
+	}
+	return "lan"
+}
 
 // clusterFigures is one round's measurements.
 type clusterFigures struct {
@@ -168,7 +177,8 @@ func runClusterRound(t *testing.T, bin string, n int, skip string) clusterFigure
 			rpc:  "127.0.0.1:" + strconv.Itoa(ports[2*i+1]),
 		}
 		p, err := testutil.StartProcess(bin, dir, nil, "agent", "-node="+a.name,
-			"-bind="+a.bind, "-rpc-addr="+a.rpc, "-log-level=warn", "-event-handler="+handler)
+			"-bind="+a.bind, "-rpc-addr="+a.rpc, "-log-level=warn", "-event-handler="+handler,
+			"-profile="+benchProfile())
 		if err != nil {
 			t.Fatal(err)
 		}
