@@ -52,7 +52,7 @@ func (j *abandonableJoins) wait() { j.wg.Wait() }
 
 // joinSyncDelay is how long after a successful Join the node exchanges
 // state once more with a random member (syncAfterJoin).
-const joinSyncDelay = 3 * time.Second
+const joinSyncDelay = 2 * time.Second
 
 // syncAfterJoin makes one more push-pull, joinSyncDelay after a Join, with
 // a random alive member other than this node.
