@@ -124,8 +124,9 @@ type Config struct {
 	QuerySizeLimit         int
 	UserEventSizeLimit     int
 
-	// PushFanout is how many random live members a new user event or
-	// query is sent to at once, besides gossip; 0 leaves it to gossip
+	// PushFanout is how many children each member has in the tree a new
+	// user event or query is pushed along at once, besides gossip (each
+	// member also pushes to one random member); 0 leaves it to gossip
 	// alone, as Serf 0.10 does. PushRate caps the messages pushed per
 	// second (a burst of one second's worth); past it, messages only
 	// gossip, and a PushRate of 0 pushes nothing. See push.go.

@@ -22,8 +22,8 @@ import (
 // works out alike without a word exchanged (push_tree.go): the live
 // members in a fixed order, a root picked by a hash of the message, and
 // each member's children the next PushFanout positions of a k-ary heap
-// laid from that root. Where the members agree on who is alive, every
-// member is pushed to exactly once, in about log_k(N) hops. Each node
+// laid from that root. Where the members agree on who is alive, the tree
+// reaches every member once, in about log_k(N) hops. Each node
 // also pushes to one random member, so a lost packet, a member whose view
 // differs, or a Serf 0.10 member (which does not push on) costs at most
 // a branch until gossip or another push gets there. The originator also
