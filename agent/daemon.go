@@ -113,7 +113,7 @@ func (d *Daemon) start() (code int, ok bool) {
 		runtime.GOMAXPROCS(n)
 	}
 	d.logger.Printf("[DEBUG] agent: GOMAXPROCS is %d", runtime.GOMAXPROCS(0))
-	tuneGC(gcEnv()) // memory.go
+	tuneGC(os.Getenv("GOGC")) // memory.go
 
 	t, err := setupTelemetry(conf, d.logger)
 	if err != nil {

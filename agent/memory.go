@@ -1,7 +1,6 @@
 package agent
 
 import (
-	"os"
 	"runtime/debug"
 	"time"
 )
@@ -52,6 +51,3 @@ func (d *Daemon) startPageRelease() {
 		}
 	}()
 }
-
-// gcEnv is the GOGC the process was started with.
-func gcEnv() string { return os.Getenv("GOGC") }

@@ -130,27 +130,10 @@ func TestPushHandlersRunOnce(t *testing.T) {
 			keys = append(keys, "ev/"+payload)
 		}
 	}
-	testutil.WaitFor(t, 20*time.Second, func() error {
-		for _, fn := range nodes {
-			for _, k := range keys {
-				if fn.seen(k) == 0 {
-					return fmt.Errorf("%s has not delivered %s", fn.name(), k)
-				}
-			}
-			if q := fn.s.eventBroadcasts.NumQueued(); q > 0 {
-				return fmt.Errorf("%s still has %d events to gossip", fn.name(), q)
-			}
-		}
-		return nil
-	})
+	deliveredOnce(t, nodes, keys)
 	pushed := 0
 	for _, fn := range nodes {
 		pushed += fn.counter("serf.push.sent")
-		for _, k := range keys {
-			if c := fn.seen(k); c != 1 {
-				t.Errorf("%s delivered %s %d times, want once", fn.name(), k, c)
-			}
-		}
 	}
 	if pushed == 0 {
 		t.Error("no pushes were counted")
@@ -218,6 +201,16 @@ func TestPushMixedCluster(t *testing.T) {
 	if err := nodes[1].s.UserEvent("mixed", []byte("from-gossiper"), false); err != nil {
 		t.Fatal(err)
 	}
+	deliveredOnce(t, nodes, keys)
+	if nodes[1].counter("serf.push.sent") != 0 {
+		t.Error("a member with pushes off pushed")
+	}
+}
+
+// deliveredOnce waits until every node has delivered every event of keys
+// and has nothing left to gossip, then checks each was delivered once.
+func deliveredOnce(t *testing.T, nodes []*fastNode, keys []string) {
+	t.Helper()
 	testutil.WaitFor(t, 20*time.Second, func() error {
 		for _, fn := range nodes {
 			for _, k := range keys {
@@ -237,8 +230,5 @@ func TestPushMixedCluster(t *testing.T) {
 				t.Errorf("%s delivered %s %d times, want once", fn.name(), k, c)
 			}
 		}
-	}
-	if nodes[1].counter("serf.push.sent") != 0 {
-		t.Error("a member with pushes off pushed")
 	}
 }

@@ -3,6 +3,7 @@ package serf
 import (
 	"errors"
 	"fmt"
+	"io"
 	"log"
 	"net"
 	"os"
@@ -199,18 +200,23 @@ func Create(conf *Config) (*Serf, error) {
 	return s, nil
 }
 
+// loggerOr returns logger, or when it is nil a standard logger writing to
+// out (stderr when out is nil too), as Serf and memberlist both choose.
+func loggerOr(logger *log.Logger, out io.Writer) *log.Logger {
+	if logger != nil {
+		return logger
+	}
+	if out == nil {
+		out = os.Stderr
+	}
+	return log.New(out, "", log.LstdFlags)
+}
+
 // newSerf builds the instance's state: logger, member tables, the
 // de-duplication rings, tags (checked to fit memberlist's meta) and the
 // three clocks, each started at 1 so that an LTime of 0 never looks new.
 func newSerf(conf *Config) (*Serf, error) {
-	logger := conf.Logger
-	if logger == nil {
-		out := conf.LogOutput
-		if out == nil {
-			out = os.Stderr
-		}
-		logger = log.New(out, "", log.LstdFlags)
-	}
+	logger := loggerOr(conf.Logger, conf.LogOutput)
 	s := &Serf{
 		config:        conf,
 		logger:        logger,
@@ -296,14 +302,7 @@ func (s *Serf) startMemberlist() error {
 	// No transport given: ours (see package transport), set on a copy of
 	// the memberlist config so that the caller's config never holds a
 	// transport that this Serf shuts down.
-	logger := ml.Logger
-	if logger == nil {
-		out := ml.LogOutput
-		if out == nil {
-			out = os.Stderr
-		}
-		logger = log.New(out, "", log.LstdFlags)
-	}
+	logger := loggerOr(ml.Logger, ml.LogOutput)
 	tr, err := transport.New(transport.Config{
 		BindAddrs:    []string{ml.BindAddr},
 		BindPort:     ml.BindPort,
