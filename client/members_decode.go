@@ -34,7 +34,7 @@ func decodeMembersReply(raw []byte, h *codec.MsgpackHandle) ([]Member, error) {
 // decodeMembersFast parses {"Members": [{...}, ...]} with the field types
 // Member has.
 func decodeMembersFast(raw []byte) ([]Member, error) {
-	r := &mpReader{b: raw, interned: map[string]string{}}
+	r := &mpReader{b: raw, s: string(raw)}
 	n, err := r.mapLen()
 	if err != nil {
 		return nil, err
@@ -120,7 +120,7 @@ func (r *mpReader) member(m *Member) error {
 			if err == nil && len(b) == 0 {
 				err = errNotFast
 			}
-			m.Addr = append([]byte(nil), b...)
+			m.Addr = r.keep(b)
 		case "Port":
 			bit = fPort
 			var v uint64
@@ -182,7 +182,7 @@ func (r *mpReader) tags() (map[string]string, error) {
 		if err != nil {
 			return nil, err
 		}
-		key := r.intern(k)
+		key := r.substr(k)
 		if r.nextIsNil() {
 			r.p++
 			tags[key] = ""
@@ -192,7 +192,7 @@ func (r *mpReader) tags() (map[string]string, error) {
 		if err != nil {
 			return nil, err
 		}
-		tags[key] = r.intern(v)
+		tags[key] = r.substr(v)
 	}
 	return tags, nil
 }
@@ -202,26 +202,30 @@ func (r *mpReader) tags() (map[string]string, error) {
 type mpReader struct {
 	b []byte
 	p int
-	// interned holds the short strings seen so far: tag keys, statuses
-	// and many tag values repeat across members, and one copy of each
-	// serves them all.
-	interned map[string]string
+	// s is one string copy of b. Every string decoded is a substring of
+	// it, so a reply of a thousand members costs one string allocation
+	// instead of thousands; the strings together hold no more memory than
+	// the reply itself.
+	s string
+	// slab backs the members' addresses, a few kilobytes at a time.
+	slab []byte
 }
 
-// maxInterned bounds the strings worth interning.
-const maxInterned = 64
+// keep returns a copy of b from the slab. The copy's capacity ends with
+// it, so appending to one address never writes over the next.
+func (r *mpReader) keep(b []byte) []byte {
+	if cap(r.slab)-len(r.slab) < len(b) {
+		r.slab = make([]byte, 0, max(4096, len(b)))
+	}
+	start := len(r.slab)
+	r.slab = append(r.slab, b...)
+	return r.slab[start:len(r.slab):len(r.slab)]
+}
 
-// intern returns b as a string, shared with earlier equal ones.
-func (r *mpReader) intern(b []byte) string {
-	if len(b) > maxInterned || r.interned == nil {
-		return string(b)
-	}
-	if s, ok := r.interned[string(b)]; ok {
-		return s
-	}
-	s := string(b)
-	r.interned[s] = s
-	return s
+// substr returns b, which the last read took from r.b ending at r.p, as
+// the same bytes of r.s.
+func (r *mpReader) substr(b []byte) string {
+	return r.s[r.p-len(b) : r.p]
 }
 
 func (r *mpReader) byte1() (byte, error) {
@@ -359,7 +363,10 @@ func (r *mpReader) text() (string, error) {
 		return "", nil
 	}
 	b, err := r.binOrStr()
-	return r.intern(b), err
+	if err != nil {
+		return "", err
+	}
+	return r.substr(b), nil
 }
 
 // uint reads a non-negative integer no larger than limit.
