@@ -92,6 +92,12 @@ type Config struct {
 	// ReconnectTimeoutOverride, if set, picks the timeout per member.
 	ReconnectTimeoutOverride ReconnectTimeoutOverrider
 
+	// JoinSyncDelay is how long after a successful Join the node makes
+	// one more state exchange with a random member, to learn of whoever
+	// joined at about the same time (see syncAfterJoin). Zero turns the
+	// exchange off, as in Serf 0.10.
+	JoinSyncDelay time.Duration
+
 	// TombstoneTimeout is how long left members are kept.
 	TombstoneTimeout time.Duration
 
@@ -217,6 +223,7 @@ func DefaultConfig() *Config {
 		QueueDepthWarning:            128,
 		MaxQueueDepth:                4096,
 		TombstoneTimeout:             24 * time.Hour,
+		JoinSyncDelay:                DefaultJoinSyncDelay,
 		FlapTimeout:                  60 * time.Second,
 		MemberlistConfig:             memberlist.DefaultLANConfig(),
 		QueryTimeoutMult:             16,

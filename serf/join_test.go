@@ -72,7 +72,11 @@ func TestShutdownDuringSnapshotRejoin(t *testing.T) {
 // a member learns of one that joined after it only through the state
 // exchange its own Join schedules (syncAfterJoin).
 func TestJoinSyncsStateAfterward(t *testing.T) {
-	nodes := fastCluster(t, 3, fastOptions{noGossip: true, noJoin: true})
+	// A delay long enough that c has surely joined before b's exchange,
+	// however slow the machine.
+	const delay = 2 * time.Second
+	nodes := fastCluster(t, 3, fastOptions{noGossip: true, noJoin: true,
+		tweak: func(_ int, c *Config) { c.JoinSyncDelay = delay }})
 	a, b, c := nodes[0], nodes[1], nodes[2]
 	if _, err := b.s.Join([]string{a.addr()}, false); err != nil {
 		t.Fatal(err)
@@ -85,10 +89,31 @@ func TestJoinSyncsStateAfterward(t *testing.T) {
 	if got := b.alive(); got != 2 {
 		t.Fatalf("%s sees %d alive right after the joins, want 2", b.name(), got)
 	}
-	testutil.WaitFor(t, 3*joinSyncDelay, func() error {
+	testutil.WaitFor(t, 3*delay, func() error {
 		if got := b.alive(); got != 3 {
 			return fmt.Errorf("%s sees %d alive, want 3", b.name(), got)
 		}
 		return nil
 	})
+}
+
+// TestJoinSyncOff: with JoinSyncDelay zero a Join schedules no exchange,
+// and the later joiner stays unknown to b (gossip and push-pull are off).
+func TestJoinSyncOff(t *testing.T) {
+	nodes := fastCluster(t, 3, fastOptions{noGossip: true, noJoin: true,
+		tweak: func(_ int, c *Config) { c.JoinSyncDelay = 0 }})
+	a, b, c := nodes[0], nodes[1], nodes[2]
+	if _, err := b.s.Join([]string{a.addr()}, false); err != nil {
+		t.Fatal(err)
+	}
+	if b.s.joinSyncPending.Load() {
+		t.Fatal("an exchange is pending with JoinSyncDelay 0")
+	}
+	if _, err := c.s.Join([]string{a.addr()}, false); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(3 * DefaultJoinSyncDelay)
+	if got := b.alive(); got != 2 {
+		t.Fatalf("%s sees %d alive, want 2: something exchanged state", b.name(), got)
+	}
 }

@@ -144,7 +144,7 @@ func fastCluster(t *testing.T, n int, opts fastOptions) []*fastNode {
 		// With gossip off only what the test sends travels, but for the
 		// state exchange each join schedules (a push-pull, which carries
 		// recent events): wait until every member's has been made.
-		testutil.WaitFor(t, 3*joinSyncDelay+10*time.Second, func() error {
+		testutil.WaitFor(t, 3*DefaultJoinSyncDelay+10*time.Second, func() error {
 			for _, fn := range nodes {
 				if fn.s.joinSyncPending.Load() {
 					return fmt.Errorf("%s has not made its exchange after the join yet", fn.name())

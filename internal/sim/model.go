@@ -545,12 +545,16 @@ func (m *model) sideSize(side uint8) int {
 
 // restart is member i restarting: fresh queues, a join push-pull with a
 // random member (its own state is only itself), then its join intent and
-// its new alive message go out.
+// its new alive message go out. JoinSyncDelay later it exchanges its
+// (now full) state with another random member, as Serf.Join does.
 func (m *model) restart(i int32) {
 	m.newQueues(&m.members[i])
 	m.startPushPull(i, m.peer(i, -1), m.sizes.StateFull+m.sizes.StateSmall, false)
 	m.newMsg(kindIntent, m.sizes.JoinIntent, i)
 	m.newMsg(kindAlive, m.sizes.Alive, i)
+	if m.conf.JoinSyncDelay > 0 {
+		m.q.schedule(simEvent{at: m.now + m.conf.JoinSyncDelay, kind: evJoinSync, a: i})
+	}
 }
 
 // step runs the next event; it reports false when none is due by until.
@@ -577,6 +581,8 @@ func (m *model) step(until time.Duration) bool {
 		m.restart(e.a)
 	case evFire:
 		m.newMsg(kindEvent, m.sizes.UserEvent, e.a)
+	case evJoinSync:
+		m.startPushPull(e.a, m.peer(e.a, -1), 2*m.sizes.StateFull, false)
 	}
 	return true
 }

@@ -22,6 +22,7 @@ const (
 	evReconnect                     // a member's reconnect tick after a partition
 	evRestart                       // a member restarts and rejoins
 	evFire                          // a member fires a user event
+	evJoinSync                      // a rejoined member's state exchange after its join
 )
 
 // simEvent is one scheduled event. a and b are members (b is the peer of

@@ -86,6 +86,7 @@ type ModelConfig struct {
 	RetransmitMult    int
 	UDPBufferSize     int
 	ReconnectInterval time.Duration
+	JoinSyncDelay     time.Duration // 0: no exchange after a join, as in Serf 0.10
 	PushFanout        int
 	PushRate          int
 	EventBuffer       int
@@ -120,6 +121,7 @@ func DefaultModelConfig(size int) ModelConfig {
 		RetransmitMult:    ml.RetransmitMult,
 		UDPBufferSize:     ml.UDPBufferSize,
 		ReconnectInterval: sc.ReconnectInterval,
+		JoinSyncDelay:     sc.JoinSyncDelay,
 		PushFanout:        sc.PushFanout,
 		PushRate:          sc.PushRate,
 		EventBuffer:       sc.EventBuffer,

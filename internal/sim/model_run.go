@@ -132,7 +132,13 @@ func RunModel(conf ModelConfig) (ModelResult, error) {
 		res.StormDrainedComplete = m.busy() == 0
 		res.StormEventQ9999, res.StormEventAll = m.spread(ev)
 		res.StormEventQ90 = m.quantile(ev, 0.9)
-		res.StormPushPullBytes = int64(k) * int64(m.sizes.StateFull+m.sizes.StateSmall)
+		// Each rejoin's push-pull: its own state and a full one back;
+		// then, with the exchange after a join, two full states more.
+		perJoin := int64(m.sizes.StateFull + m.sizes.StateSmall)
+		if conf.JoinSyncDelay > 0 {
+			perJoin += 2 * int64(m.sizes.StateFull)
+		}
+		res.StormPushPullBytes = int64(k) * perJoin
 		res.Storm = QueueDepths{Intent: m.phase.intentMax, Event: m.phase.eventMax, Query: m.phase.queryMx}
 		res.StormMemberlist = m.phase.mlMax
 		sampleHeap()
