@@ -15,8 +15,26 @@ type mpShape struct {
 }
 
 // mpDescribe returns the shape of a value whose first byte is c; ok is
-// false for the one byte msgpack never uses (0xc1).
-func mpDescribe(c byte) (s mpShape, ok bool) {
+// false for the one byte msgpack never uses (0xc1). It looks the byte up
+// in mpShapes: walking a large reply asks this for every value in it.
+func mpDescribe(c byte) (mpShape, bool) {
+	e := &mpShapes[c]
+	return e.shape, e.ok
+}
+
+// mpShapes is mpShapeOf for every byte, worked out once.
+var mpShapes = func() (t [256]struct {
+	shape mpShape
+	ok    bool
+}) {
+	for c := range t {
+		t[c].shape, t[c].ok = mpShapeOf(byte(c))
+	}
+	return t
+}()
+
+// mpShapeOf is the msgpack format table: what follows a first byte c.
+func mpShapeOf(c byte) (s mpShape, ok bool) {
 	switch {
 	case c <= 0x7f, c >= 0xe0, c == 0xc0, c == 0xc2, c == 0xc3:
 		return mpShape{}, true

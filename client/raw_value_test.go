@@ -145,3 +145,20 @@ func FuzzRawValue(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkReadRawValue1000 reads a members reply of 1,000 members off a
+// buffered connection-sized reader, as the read loop does.
+func BenchmarkReadRawValue1000(b *testing.B) {
+	raw := encodeRPC(b, randomMembers(rand.New(rand.NewPCG(7, 8)), 1000))
+	src := bytes.NewReader(raw)
+	br := bufio.NewReaderSize(src, 64<<10)
+	b.SetBytes(int64(len(raw)))
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		src.Reset(raw)
+		br.Reset(src)
+		if _, err := readRawValue(br, len(raw)); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
