@@ -40,7 +40,7 @@ bench:
 	  $(GO) test -run '^TestClusterFigures$$' -count=1 -v -timeout 60m ./cmd/serf
 
 # bench-scale converges 512 agents on loopback and reports the time, RSS
-# and CPU per agent (about 6 GiB of memory). On a 2-CPU machine 512 agents
+# and CPU per agent (about 7 GiB of memory). On a 2-CPU machine 512 agents
 # with LAN timings starve each other of CPU until probes time out and the
 # cluster flaps, so the agents run the wan profile (5 s probes with a 3 s
 # timeout); SCALE_PROFILE=lan tries LAN timings.
