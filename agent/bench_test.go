@@ -1,15 +1,18 @@
 package agent
 
 import (
+	"bufio"
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/hashicorp/go-msgpack/v2/codec"
 	"github.com/hashicorp/memberlist"
 
 	"github.com/serfclone/serf/client"
@@ -156,4 +159,56 @@ func BenchmarkMembersRPC(b *testing.B) {
 			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "req/s")
 		})
 	}
+
+	// The agent's side alone: one connection whose replies are taken as
+	// undecoded msgpack (the codec still walks them to find their end).
+	// Any client pays its own decoding on top, whichever agent answers.
+	b.Run("conns=1/undecoded", func(b *testing.B) {
+		conn, err := net.Dial("tcp", node.rpcAddr)
+		if err != nil {
+			b.Fatalf("connect: %v", err)
+		}
+		defer conn.Close()
+		h := &codec.MsgpackHandle{}
+		enc := codec.NewEncoder(conn, h)
+		dec := codec.NewDecoder(bufio.NewReaderSize(conn, 64<<10), h)
+		call := func(seq int, command string, body any) error {
+			if err := enc.Encode(map[string]any{"Command": command, "Seq": seq}); err != nil {
+				return err
+			}
+			if body != nil {
+				if err := enc.Encode(body); err != nil {
+					return err
+				}
+			}
+			var hdr struct {
+				Seq   uint64
+				Error string
+			}
+			if err := dec.Decode(&hdr); err != nil {
+				return err
+			}
+			if hdr.Error != "" {
+				return errors.New(hdr.Error)
+			}
+			return nil
+		}
+		if err := call(0, "handshake", map[string]any{"Version": 1}); err != nil {
+			b.Fatalf("handshake: %v", err)
+		}
+		var raw codec.Raw
+		b.ReportAllocs()
+		b.ResetTimer()
+		for i := 1; i <= b.N; i++ {
+			if err := call(i, "members", nil); err != nil {
+				b.Fatalf("members: %v", err)
+			}
+			if err := dec.Decode(&raw); err != nil {
+				b.Fatalf("members body: %v", err)
+			}
+		}
+		b.StopTimer()
+		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "req/s")
+		b.ReportMetric(float64(len(raw)), "reply-bytes")
+	})
 }
