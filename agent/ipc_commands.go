@@ -58,7 +58,7 @@ func (i *AgentIPC) handleAuth(c *rpcConn, seq uint64) error {
 }
 
 func (i *AgentIPC) handleMembers(c *rpcConn, seq uint64) error {
-	body, err := i.members.get(i.agent.Serf(), i.handle)
+	body, err := i.members.get(i.agent.Serf())
 	if err != nil {
 		return err
 	}

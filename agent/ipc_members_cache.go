@@ -2,6 +2,8 @@ package agent
 
 import (
 	"fmt"
+	"slices"
+	"strings"
 	"sync"
 
 	"github.com/hashicorp/go-msgpack/v2/codec"
@@ -14,8 +16,15 @@ import (
 // table unchanged and are answered by writing those bytes again: at 1,000
 // members that saves copying every record, building the reply structs
 // and encoding about a hundred kilobytes per request.
+//
+// The reply lists members by name, each with its tags in key order. Serf
+// 0.10 leaves both orders random, and clients take any order; a fixed one
+// lets an operator diff two `serf members` listings, and makes a rebuild
+// that found nothing new (the table's version also moves on write
+// sections that change no record) produce the same bytes as before.
 type membersReplyCache struct {
 	mu      sync.Mutex
+	handle  *codec.MsgpackHandle // the RPC settings, map keys sorted
 	valid   bool
 	version uint64
 	body    []byte
@@ -24,19 +33,29 @@ type membersReplyCache struct {
 // get returns the encoded members reply body for s's current members.
 // The returned bytes are never changed afterwards (a refresh builds new
 // ones), so they may be written without holding the cache's lock.
-func (c *membersReplyCache) get(s *serf.Serf, handle *codec.MsgpackHandle) ([]byte, error) {
+func (c *membersReplyCache) get(s *serf.Serf) ([]byte, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.valid && c.version == s.MembersVersion() {
 		return c.body, nil
 	}
+	if c.handle == nil {
+		c.handle = newIPCHandle()
+		c.handle.Canonical = true
+	}
 	members, version := s.MembersWithVersion()
-	body, err := encodeIPCBody(handle, &ipcMembersResponse{Members: toIPCMembers(members)})
+	body, err := encodeIPCBody(c.handle, &ipcMembersResponse{Members: toIPCMembers(sortedByName(members))})
 	if err != nil {
 		return nil, err
 	}
 	c.valid, c.version, c.body = true, version, body
 	return body, nil
+}
+
+// sortedByName orders members by name, in place, and returns them.
+func sortedByName(members []serf.Member) []serf.Member {
+	slices.SortFunc(members, func(a, b serf.Member) int { return strings.Compare(a.Name, b.Name) })
+	return members
 }
 
 // encodeIPCBody encodes v exactly as the connection's encoder would.
