@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/serfclone/serf/serf"
@@ -79,9 +80,9 @@ func (i *AgentIPC) handleMembersFiltered(c *rpcConn, seq uint64) error {
 }
 
 // filterMembers keeps the members whose every listed tag (missing = ""),
-// status and name match the patterns. Patterns are anchored by textual
-// "^...$" wrapping, without a group, exactly as Serf does; an empty
-// status or name pattern means no filter.
+// status and name match the patterns, sorted by name. Patterns are
+// anchored by textual "^...$" wrapping, without a group, exactly as Serf
+// does; an empty status or name pattern means no filter.
 func filterMembers(members []serf.Member, tags map[string]string, status, name string) ([]serf.Member, error) {
 	compile := func(expr string) (*regexp.Regexp, error) {
 		re, err := regexp.Compile("^" + expr + "$")
@@ -127,7 +128,15 @@ MEMBERS:
 		}
 		out = append(out, m)
 	}
-	return out, nil
+	return sortedByName(out), nil
+}
+
+// sortedByName orders members by name, in place, and returns them. Serf
+// 0.10 lists members in random order and clients take any order; one
+// fixed order lets an operator compare two listings line by line.
+func sortedByName(members []serf.Member) []serf.Member {
+	slices.SortFunc(members, func(a, b serf.Member) int { return strings.Compare(a.Name, b.Name) })
+	return members
 }
 
 func (i *AgentIPC) handleJoin(c *rpcConn, seq uint64) error {

@@ -2,8 +2,6 @@ package agent
 
 import (
 	"fmt"
-	"slices"
-	"strings"
 	"sync"
 
 	"github.com/hashicorp/go-msgpack/v2/codec"
@@ -50,12 +48,6 @@ func (c *membersReplyCache) get(s *serf.Serf) ([]byte, error) {
 	}
 	c.valid, c.version, c.body = true, version, body
 	return body, nil
-}
-
-// sortedByName orders members by name, in place, and returns them.
-func sortedByName(members []serf.Member) []serf.Member {
-	slices.SortFunc(members, func(a, b serf.Member) int { return strings.Compare(a.Name, b.Name) })
-	return members
 }
 
 // encodeIPCBody encodes v exactly as the connection's encoder would.

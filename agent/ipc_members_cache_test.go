@@ -57,8 +57,8 @@ func TestMembersReplyCache(t *testing.T) {
 }
 
 // TestMembersReplyOrder checks that a members reply lists members by name
-// with their tags in key order, and that a rebuild of an unchanged table
-// gives the same bytes.
+// with their tags in key order, that a filtered listing is in name order
+// too, and that a rebuild of an unchanged table gives the same bytes.
 func TestMembersReplyOrder(t *testing.T) {
 	tags := map[string]string{"zone": "z1", "role": "web", "dc": "east", "az": "a", "rack": "r9"}
 	a := startTestNode(t, testAgentOptions{name: "order-m", tags: tags})
@@ -96,6 +96,20 @@ func TestMembersReplyOrder(t *testing.T) {
 	keys := []byte("\xa2az\xa1a\xa2dc\xa4east\xa4rack\xa2r9\xa4role\xa3web\xa4zone\xa2z1")
 	if n := bytes.Count(first, keys); n != 4 {
 		t.Errorf("%d members with their tag keys in order, want 4", n)
+	}
+
+	// The filtered listing (what `serf members` asks for, and the HTTP
+	// API's) comes in the same order.
+	filtered, err := filterMembers(s.Members(), map[string]string{"role": "web"}, "alive", "order-.*")
+	if err != nil {
+		t.Fatal(err)
+	}
+	names = names[:0]
+	for _, m := range filtered {
+		names = append(names, m.Name)
+	}
+	if want := []string{"order-b", "order-m", "order-q", "order-z"}; !slices.Equal(names, want) {
+		t.Errorf("filtered members in order %v, want %v", names, want)
 	}
 
 	// A rebuild forced by a write section that changed nothing (the

@@ -2,10 +2,10 @@ package command
 
 import (
 	"fmt"
-	"github.com/serfclone/serf/internal/flagvalues"
 	"strings"
 
 	"github.com/serfclone/serf/client"
+	"github.com/serfclone/serf/internal/flagvalues"
 )
 
 // MembersCommand lists the members the agent knows.
@@ -42,8 +42,9 @@ func (c *MembersCommand) Help() string {
 Usage: serf members [options]
 
   Prints one line per member the agent knows of, including members that left
-  or failed and are not yet reaped: name, address, status and tags. The
-  filters below combine: a member is listed when it matches all of them.
+  or failed and are not yet reaped: name, address, status and tags, in the
+  agent's order (by name from this agent, random from a Serf 0.10 agent).
+  The filters below combine: a member is listed when it matches all of them.
 
 Options:
 
