@@ -56,6 +56,10 @@ type clusterFigures struct {
 	join, event, fail time.Duration
 	rssMiB, cpuSec    float64
 	rpc               float64
+	// rpcCPU is the answering agent's own CPU time per members request
+	// during the RPC window, in µs: what a request costs the agent,
+	// whatever the clients' speed or the round trip's latency.
+	rpcCPU float64
 }
 
 func TestClusterFigures(t *testing.T) {
@@ -87,13 +91,13 @@ func TestClusterFigures(t *testing.T) {
 		rows = append(rows, fmt.Sprintf("| %4d | %s | %s |", n, medianFigures(all), loadAvg()))
 	}
 	t.Logf("medians of %d rounds, binary %s\n"+
-		"|    N | join s | event s | fail s | RSS MiB | CPU s/20s | members req/s | load |\n%s",
+		"|    N | join s | event s | fail s | RSS MiB | CPU s/20s | members req/s | agent µs/req | load |\n%s",
 		rounds, bin, strings.Join(rows, "\n"))
 }
 
 func (f clusterFigures) String() string {
-	return fmt.Sprintf("join %.2fs event %.2fs fail %.2fs rss %.1fMiB cpu %.3fs rpc %.0f/s",
-		f.join.Seconds(), f.event.Seconds(), f.fail.Seconds(), f.rssMiB, f.cpuSec, f.rpc)
+	return fmt.Sprintf("join %.2fs event %.2fs fail %.2fs rss %.1fMiB cpu %.3fs rpc %.0f/s (%.1fµs of agent CPU each)",
+		f.join.Seconds(), f.event.Seconds(), f.fail.Seconds(), f.rssMiB, f.cpuSec, f.rpc, f.rpcCPU)
 }
 
 // medianFigures formats the median of each figure across rounds.
@@ -106,13 +110,14 @@ func medianFigures(all []clusterFigures) string {
 		sort.Float64s(v)
 		return v[len(v)/2]
 	}
-	return fmt.Sprintf("%6.2f | %7.2f | %6.2f | %7.1f | %9.3f | %13.0f",
+	return fmt.Sprintf("%6.2f | %7.2f | %6.2f | %7.1f | %9.3f | %13.0f | %12.1f",
 		med(func(f clusterFigures) float64 { return f.join.Seconds() }),
 		med(func(f clusterFigures) float64 { return f.event.Seconds() }),
 		med(func(f clusterFigures) float64 { return f.fail.Seconds() }),
 		med(func(f clusterFigures) float64 { return f.rssMiB }),
 		med(func(f clusterFigures) float64 { return f.cpuSec }),
-		med(func(f clusterFigures) float64 { return f.rpc }))
+		med(func(f clusterFigures) float64 { return f.rpc }),
+		med(func(f clusterFigures) float64 { return f.rpcCPU }))
 }
 
 // buildForFigures builds the binary the way `make dev` does.
@@ -267,7 +272,13 @@ func runClusterRound(t *testing.T, bin string, n int, skip string) clusterFigure
 	fig.cpuSec = float64(ticks) / clockTicks / float64(n)
 
 	if !strings.Contains(skip, "rpc") {
+		pid := agents[0].proc.Cmd.Process.Pid
+		ticks := procCPUTicks(t, pid)
 		fig.rpc = membersThroughput(t, agents[0].rpc, 2, clusterRPCWindow)
+		if reqs := fig.rpc * clusterRPCWindow.Seconds(); reqs > 0 {
+			spent := float64(procCPUTicks(t, pid)-ticks) / clockTicks
+			fig.rpcCPU = spent / reqs * 1e6
+		}
 	}
 	if !strings.Contains(skip, "event") {
 		start = time.Now()
