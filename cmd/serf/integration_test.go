@@ -131,6 +131,18 @@ func TestIntegrationJoinTagsAndGrep(t *testing.T) {
 	a.waitMember("int-b", "alive", 20*time.Second)
 	b.waitMember("int-a", "alive", 20*time.Second)
 
+	// The agent lists members by name, whichever agent is asked.
+	for _, ag := range []*testAgent{a, b} {
+		out, _ := ag.cli("members")
+		var names []string
+		for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+			names = append(names, strings.Fields(line)[0])
+		}
+		if strings.Join(names, " ") != "int-a int-b" {
+			t.Errorf("members on %s lists %v, want int-a then int-b:\n%s", ag.name, names, out)
+		}
+	}
+
 	out, _ := a.cli("members", "-tag", "role=db")
 	if !strings.Contains(out, "int-b") || strings.Contains(out, "int-a") {
 		t.Errorf("members -tag role=db:\n%s", out)
