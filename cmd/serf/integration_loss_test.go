@@ -35,14 +35,14 @@ func TestIntegrationLossyNetwork(t *testing.T) {
 
 	t.Run("10% loss on every link", func(t *testing.T) {
 		c.setLoss(t, 10)
-		failedBefore := c.failedLogLines()
+		mark := c.logMark()
 		stop := c.pollMembers()
 		sent := c.sendEvents(t, "loss10", phase10)
 		polled := stop()
 		c.setLoss(t, 0)
 		c.waitEventsOnce(t, sent, 60*time.Second)
-		if n := c.failedLogLines() - failedBefore; n > 0 {
-			t.Errorf("%d member-failed events logged during 10%% loss:\n%s", n, c.failedLines())
+		if failed := c.failedSince(mark); len(failed) > 0 {
+			t.Errorf("%d member-failed events logged during 10%% loss:\n%s", len(failed), c.failedLines())
 		}
 		if len(polled) > 0 {
 			t.Errorf("members reported failed while polling: %v", polled)
@@ -93,7 +93,7 @@ func TestIntegrationLossyNetwork(t *testing.T) {
 			}
 		}
 		for _, p := range polled {
-			if f := strings.Fields(p); len(f) == 3 && contains(pair, f[1]) {
+			if contains(pair, p.member) {
 				t.Errorf("member reported failed while polling: %s", p)
 			}
 		}
@@ -203,10 +203,10 @@ func (c *lossCluster) waitAllAlive(t *testing.T, timeout time.Duration) {
 // pollMembers asks every node for its members every two seconds until
 // the returned stop is called, which returns each sighting of a member
 // not alive ("node: member status").
-func (c *lossCluster) pollMembers() (stop func() []string) {
+func (c *lossCluster) pollMembers() (stop func() []sighting) {
 	done := make(chan struct{})
 	var mu sync.Mutex
-	var bad []string
+	var bad []sighting
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
@@ -221,7 +221,7 @@ func (c *lossCluster) pollMembers() (stop func() []string) {
 				if err == nil {
 					for _, line := range strings.Split(out, "\n") {
 						if f := strings.Fields(line); len(f) >= 3 && f[2] != "alive" {
-							bad = append(bad, a.name+": "+f[0]+" "+f[2])
+							bad = append(bad, sighting{a.name, f[0], f[2]})
 						}
 					}
 				}
@@ -234,7 +234,7 @@ func (c *lossCluster) pollMembers() (stop func() []string) {
 			}
 		}
 	}()
-	return func() []string {
+	return func() []sighting {
 		close(done)
 		wg.Wait()
 		mu.Lock()
@@ -243,14 +243,10 @@ func (c *lossCluster) pollMembers() (stop func() []string) {
 	}
 }
 
-// failedLogLines counts the member-failed events all agents have logged.
-func (c *lossCluster) failedLogLines() int {
-	n := 0
-	for _, a := range c.agents {
-		n += strings.Count(a.proc.Stdout(), "EventMemberFailed")
-	}
-	return n
-}
+// sighting is one member seen not alive by one node's `serf members`.
+type sighting struct{ node, member, status string }
+
+func (s sighting) String() string { return s.node + ": " + s.member + " " + s.status }
 
 // logMark is where each agent's log stands now, for failedSince.
 func (c *lossCluster) logMark() []int {

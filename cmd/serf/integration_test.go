@@ -136,7 +136,9 @@ func TestIntegrationJoinTagsAndGrep(t *testing.T) {
 		out, _ := ag.cli("members")
 		var names []string
 		for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
-			names = append(names, strings.Fields(line)[0])
+			if f := strings.Fields(line); len(f) > 0 {
+				names = append(names, f[0])
+			}
 		}
 		if strings.Join(names, " ") != "int-a int-b" {
 			t.Errorf("members on %s lists %v, want int-a then int-b:\n%s", ag.name, names, out)
